@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgmigrate.django contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Reading the SQLite source: opened read-only, never created, internals skipped."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from urllib.parse import quote
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Shadow tables that FTS3/4/5 and R*Tree virtual tables keep their data in.
+SHADOW_SUFFIXES = ("_content", "_segments", "_segdir", "_docsize", "_stat", "_data", "_idx", "_config",
+                   "_node", "_parent", "_rowid")
+
+
+class SourceError(Exception):
+    """The SQLite source cannot be used; the message says why and what to do."""
+
+
+def quote_ident(name):
+    """SQLite identifier quoting: double quotes, embedded quotes doubled."""
+    return '"%s"' % name.replace('"', '""')
+
+
+def check_source_file(path):
+    """Fail with a clear message unless PATH is an existing, readable SQLite database file."""
+    if not path:
+        raise SourceError("source is empty: give the path of the SQLite database file")
+    if not os.path.exists(path):
+        raise SourceError("SQLite file %s does not exist: check `source` (nothing was created)" % path)
+    if not os.path.isfile(path):
+        raise SourceError("SQLite source %s is not a regular file" % path)
+    if not os.access(path, os.R_OK):
+        raise SourceError("SQLite file %s is not readable by this user" % path)
+    with open(path, "rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise SourceError("%s is not a SQLite 3 database (bad header): check `source`" % path)
+
+
+def open_readonly(path, raw_text=False):
+    """Open PATH read-only (mode=ro: a missing file is never created).
+
+    With raw_text, TEXT values come back as bytes so invalid UTF-8 can be inspected
+    instead of raising in the middle of a scan.
+    """
+    check_source_file(path)
+    uri = "file:%s?mode=ro" % quote(os.path.abspath(path))
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        if raw_text:
+            conn.text_factory = bytes
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise SourceError("cannot read SQLite file %s: %s (is it corrupt or not a database?)" % (path, error))
+    return conn
+
+
+def list_tables(conn):
+    """(tables to copy, skipped tables as dicts with name and reason), both sorted by name."""
+    rows = conn.execute(
+        "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall()
+    rows = [(_text(name), _text(ddl)) for name, ddl in rows]
+    virtual = {name for name, ddl in rows if ddl.upper().startswith("CREATE VIRTUAL TABLE")}
+    tables, skipped = [], []
+    for name, ddl in rows:
+        if name.startswith("sqlite_"):
+            skipped.append({"name": name, "reason": "SQLite internal table"})
+        elif name in virtual:
+            skipped.append({"name": name, "reason": "virtual table (FTS/R*Tree): rebuild it in PostgreSQL"})
+        elif any(name == base + suffix for base in virtual for suffix in SHADOW_SUFFIXES):
+            skipped.append({"name": name, "reason": "shadow table of a virtual table"})
+        else:
+            tables.append(name)
+    return tables, skipped
+
+
+def table_columns(conn, table):
+    """[{name, type, notnull, pk}] in column order; pk is the position in the primary key (0 = not)."""
+    rows = conn.execute("PRAGMA table_info(%s)" % quote_ident(table)).fetchall()
+    return [
+        {"name": _text(row[1]), "type": _text(row[2] or "").lower(), "notnull": bool(row[3]), "pk": int(row[5])}
+        for row in rows
+    ]
+
+
+def primary_key(columns):
+    return [col["name"] for col in sorted((c for c in columns if c["pk"]), key=lambda c: c["pk"])]
+
+
+def count_rows(conn, table):
+    return conn.execute("SELECT count(*) FROM %s" % quote_ident(table)).fetchone()[0]
+
+
+def sqlite_sequences(conn):
+    """{table: value} from sqlite_sequence (empty when no AUTOINCREMENT table exists)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone()
+    if not exists:
+        return {}
+    return {_text(name): int(seq) for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence")}
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
