@@ -1,0 +1,95 @@
+# pgmigrate.django: the two commands are `make demo` and `make test` (fresh Debian 12, as root).
+# Everything else here is a step of those two; each step is cheap when already done.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Modules and tests find the collection through this path (a symlink to the repository).
+COLLECTIONS := $(CURDIR)/build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/pgmigrate/django
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
+PG_VERSION ?= 15
+MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+PYTEST_ARGS ?=
+
+.PHONY: help demo test deps system-deps venv collection postgres docker lint sanity pytest molecule build bench clean
+
+help:
+	@echo "make demo   - migrate the built-in demo app from SQLite to the local PostgreSQL"
+	@echo "make test   - lint, ansible-test sanity, pytest (unit + integration), every Molecule scenario"
+	@echo "make bench  - benchmarks (not part of make test)"
+
+## ---- the two commands -------------------------------------------------------------------
+
+demo: deps postgres
+	$(BIN)/ansible-playbook -i inventories/local/hosts.yml playbooks/demo.yml
+
+test: deps postgres docker
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint sanity build pytest molecule; \
+	echo "make test: all steps passed in $$(( $$(date +%s) - start )) s (lint, sanity, build, pytest, molecule: $(MOLECULE_SCENARIOS))"
+
+## ---- setup -----------------------------------------------------------------------------
+
+deps: system-deps venv collection
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+# Reinstall only when a requirements file changed.
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+collection: $(COLLECTION_LINK)
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@)
+	@ln -sfn $(CURDIR) $@
+
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL $(PG_VERSION) did not start: see /var/log/postgresql/" >&2; exit 1
+
+docker:
+	@scripts/ensure-dockerd.sh
+	@scripts/build-docker-image.sh
+
+## ---- the steps of make test ------------------------------------------------------------
+
+lint: venv collection
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+
+sanity: venv
+	scripts/sanity.sh
+
+# The built tarball must hold no venv, cache or test output (tests/unit/test_build.py checks it too).
+build: venv
+	@mkdir -p build/dist
+	$(BIN)/ansible-galaxy collection build --force --output-path build/dist >/dev/null
+	@echo "built: $$(ls build/dist/pgmigrate-django-*.tar.gz)"
+
+pytest: venv collection postgres
+	CI=$${CI:-false} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+molecule: venv docker
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+	  echo "=== molecule test -s $$scenario"; \
+	  $(BIN)/molecule test -s $$scenario || exit 1; \
+	done
+
+bench: deps postgres
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf build .cache .pytest_cache
