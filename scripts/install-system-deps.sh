@@ -6,6 +6,7 @@ packages=(
     postgresql postgresql-client  # the local target of the demo and of the integration tests
     pgloader sqlite3              # the load engine and the source's own CLI
     docker.io debootstrap         # Molecule: Docker engine and the registry-free base image
+    python3-psycopg2              # modules run as the postgres user with the system Python
     lsof procps git rsync
 )
 missing=()
