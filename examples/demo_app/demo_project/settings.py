@@ -1,0 +1,94 @@
+"""Django settings for the pgmigrate demo project.
+
+Everything deployment-specific comes from the environment or a ``.env`` file
+(see ``envconfig.py`` and README.md). The database is SQLite until the
+``pgmigrate.django.migrate`` playbook writes PostgreSQL settings into ``.env``.
+"""
+
+import os
+from pathlib import Path
+
+from demo_project import envconfig
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Real environment variables override the .env file (DJANGO_ENV_FILE or BASE_DIR/.env).
+ENV = envconfig.load_environment(os.environ, BASE_DIR / ".env")
+
+# The fallback is public and therefore insecure: fine for the demo, never for
+# anything reachable by others. Set DJANGO_SECRET_KEY in the .env.
+SECRET_KEY = ENV.get("DJANGO_SECRET_KEY") or (
+    "django-insecure-pgmigrate-demo-key-do-not-use-in-production"
+)
+DEBUG = envconfig.parse_bool(ENV.get("DJANGO_DEBUG"), False, "DJANGO_DEBUG")
+ALLOWED_HOSTS = envconfig.parse_list(ENV.get("DJANGO_ALLOWED_HOSTS"), ["*"])
+CSRF_TRUSTED_ORIGINS = envconfig.parse_list(ENV.get("DJANGO_CSRF_TRUSTED_ORIGINS"), [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "inventory",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "demo_project.wsgi.application"
+
+DATABASES = {"default": envconfig.database_config(ENV, BASE_DIR / "db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# No WhiteNoise here: run collectstatic and let the web server serve STATIC_ROOT
+# (only the admin needs static files; the API does not).
+STATIC_URL = "static/"
+STATIC_ROOT = ENV.get("STATIC_ROOT") or str(BASE_DIR / "static")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": ENV.get("DJANGO_LOG_LEVEL") or "INFO"},
+}

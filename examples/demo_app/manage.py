@@ -1,0 +1,19 @@
+#!/usr/bin/env python
+"""Django's command-line utility for the pgmigrate demo project."""
+
+import os
+import sys
+
+
+def main():
+    """Run a management command with the demo project's settings."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
+    from django.core.management import (  # pylint: disable=import-outside-toplevel
+        execute_from_command_line,
+    )
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()
