@@ -27,8 +27,12 @@ help:
 
 ## ---- the two commands -------------------------------------------------------------------
 
+# The demo app on SQLite with generated data (examples/demo_prepare.yml), then the migration.
 demo: deps postgres
-	$(BIN)/ansible-playbook -i inventories/local/hosts.yml playbooks/demo.yml
+	$(BIN)/ansible-playbook -i inventories/local/hosts.yml examples/demo_prepare.yml
+	$(BIN)/ansible-playbook -i inventories/local/hosts.yml playbooks/migrate.yml
+	@echo "Migration report: $(CURDIR)/.cache/demo/reports/migration-localhost.json"
+	@echo "The demo app now answers on http://127.0.0.1:8765/healthz"
 
 test: deps postgres docker
 	@start=$$(date +%s); \
