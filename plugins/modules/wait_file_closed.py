@@ -124,10 +124,10 @@ def main():
         if not holders:
             module.exit_json(changed=False, holders=[], waited=waited)
         if waited >= module.params["timeout"]:
+            who = "; ".join("pid %(pid)s (%(command)s)" % holder for holder in holders)
             module.fail_json(
                 msg="%s is still open after %ss by: %s. Stop these processes (the app's units, cron jobs, "
-                    "shells) and run again." % (path, module.params["timeout"],
-                                                 "; ".join("pid %(pid)s (%(command)s)" % h for h in holders)),
+                    "shells) and run again." % (path, module.params["timeout"], who),
                 holders=holders, waited=waited)
         time.sleep(module.params["sleep"])
 

@@ -167,8 +167,8 @@ def parse_database_url(url: str) -> dict:
     if parts.fragment:
         # An unencoded '#' in the password cuts the URL here.
         raise EnvConfigError("DATABASE_URL contains '#': percent-encode it (%23) in the password")
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
+    userinfo, _at, hostport = parts.netloc.rpartition("@")
+    user, _colon, password = userinfo.partition(":")
     host, port = _split_hostport(hostport)
     options = _parse_query(parts.query)
     name = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
@@ -194,7 +194,7 @@ def _split_hostport(hostport: str) -> tuple[str, str]:
         if not bracket or (rest and not rest.startswith(":")):
             raise EnvConfigError("DATABASE_URL has a malformed [IPv6] host")
         return host, rest[1:]
-    host, _, port = hostport.partition(":")
+    host, _colon, port = hostport.partition(":")
     return host, port
 
 

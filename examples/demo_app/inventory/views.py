@@ -242,7 +242,7 @@ def _apply(item, data, partial):
         missing = [name for name, spec in FIELDS.items() if spec[1] and name not in data]
         if missing:
             raise ApiError(f"missing required field(s): {', '.join(missing)}")
-    for name, (parser, _, default) in FIELDS.items():
+    for name, (parser, _kind, default) in FIELDS.items():
         if name in data:
             setattr(item, name, parser(data[name], name))
         elif not partial:

@@ -94,7 +94,7 @@ DESCRIPTIONS = (
     "\\N",
     "NULL",
     "'; DROP TABLE inventory_item; --",
-    "Quotes: 'single' \"double\" „deutsch“ «français» 「日本語」",
+    "Quotes: 'single' \"double\" \u201edeutsch\u201c \u00abfran\u00e7ais\u00bb \u300c\u65e5\u672c\u8a9e\u300d",
     "Ελληνικά: Η γρήγορη καφέ αλεπού πηδάει πάνω από τον τεμπέλη σκύλο.",
     "日本語の説明文です。漢字、ひらがな、カタカナ。",
     "中文描述：这是一个很好的产品。",
@@ -182,13 +182,13 @@ def _random_json(rng, depth=0):
     if kind < 7:
         keys = rng.sample(JSON_KEYS, rng.randrange(1, 4))
         return {key: _random_json(rng, depth + 1) for key in keys}
-    return [_random_json(rng, depth + 1) for _ in range(rng.randrange(0, 3))]
+    return [_random_json(rng, depth + 1) for _unused in range(rng.randrange(0, 3))]
 
 
 def build_pools(rng):
     """Precompute value pools; sizes are powers of two so a bit mask picks one."""
     attributes = ["{}"] * 96
-    for _ in range(160):
+    for _unused in range(160):
         keys = rng.sample(JSON_KEYS, rng.randrange(1, 6))  # varied key order
         attributes.append(_pool_dump({k: _random_json(rng) for k in keys}, rng))
     attributes[96] = json.dumps([1, "zwei", {"drei": [3.0, None]}])  # a top-level array
