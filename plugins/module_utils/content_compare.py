@@ -1,0 +1,662 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgmigrate.django contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Row-by-row comparison of one SQLite table with its PostgreSQL copy, streamed.
+
+Tables with a primary key whose columns sort the same way on both sides (integers, text with
+COLLATE "C" on PostgreSQL, uuid) are read in key order from both sides (a SQLite cursor and a
+PostgreSQL server-side cursor) and merged by key: memory stays constant and every difference is
+named by its key and its columns.
+
+Tables without such a key are compared as multisets with a sort-free additive hash: every row's
+canonical form is hashed (blake2b, 128 bits) and the hashes are summed per side in 4096 buckets
+(count and sum modulo 2**128); equal multisets give equal buckets. Only when a bucket differs,
+a second pass reads the rows of (a bounded number of) differing buckets to name them. Memory is
+O(buckets), whatever the table size; no ORDER BY, so no sort on either side. (Ordering both
+sides by all columns would need the two engines to sort every type alike: they do not, for JSON,
+floats, timestamps as text vs timestamptz, blobs.)
+
+A key-ordered table whose keys turn out not to be strictly increasing on one side (for example
+upper-case uuid text in SQLite) is compared again as a multiset instead of giving false
+differences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import queue
+import threading
+import time
+from operator import itemgetter
+
+from ansible_collections.pgmigrate.django.plugins.module_utils.catalog import match_names
+from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import quote_ident
+from ansible_collections.pgmigrate.django.plugins.module_utils.value_normalize import column_plan, display
+
+try:
+    from psycopg2 import sql
+except ImportError:  # pragma: no cover - the modules fail earlier with a clear message
+    sql = None
+
+BATCH_ROWS = 20000
+FIRST_BATCH_ROWS = 500
+TARGET_BATCH_BYTES = 4 * 1024 * 1024
+BUCKET_BITS = 12
+BUCKETS = 1 << BUCKET_BITS
+HASH_MASK = (1 << 128) - 1
+# The second multiset pass keeps at most about this many row hashes per side in memory.
+MAX_EXAMINED_ROWS = 100000
+_CURSOR_IDS = itertools.count(1)
+
+
+class OrderError(Exception):
+    """Keys are not strictly increasing on one side: the merge cannot be trusted."""
+
+
+class TableSpec(object):
+    """What to select from both sides of one table and how to compare it."""
+
+    def __init__(self, source_table, target_table, schema, plans, key_len, mode, note=None):
+        self.source_table = source_table
+        self.target_table = target_table
+        self.schema = schema
+        self.plans = plans
+        self.key_len = key_len
+        self.mode = mode
+        self.note = note
+
+    @property
+    def key_columns(self):
+        return [plan.source for plan in self.plans[:self.key_len]]
+
+    def source_query(self, ordered=True):
+        columns = ", ".join(quote_ident(plan.source) for plan in self.plans)
+        query = "SELECT %s FROM %s" % (columns, quote_ident(self.source_table))
+        if ordered and self.key_len:
+            order = []
+            for plan in self.plans[:self.key_len]:
+                collate = " COLLATE BINARY" if plan.kind in ("text", "uuid") else ""
+                order.append(quote_ident(plan.source) + collate)
+            query += " ORDER BY " + ", ".join(order)
+        return query
+
+    def target_query(self, ordered=True):
+        query = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(plan.expression for plan in self.plans),
+            sql.SQL(".").join([sql.Identifier(self.schema), sql.Identifier(self.target_table)]),
+        )
+        if ordered and self.key_len:
+            query = sql.SQL("{} ORDER BY {}").format(
+                query, sql.SQL(", ").join(plan.order_expression for plan in self.plans[:self.key_len]))
+        return query
+
+
+def plan_table(source_table, target_table, schema, source_columns, target_columns, target_key, source_key):
+    """The TableSpec for a pair of tables (columns as from sqlite_source/catalog)."""
+    pairs, _source_only, _target_only = match_names([c["name"] for c in source_columns],
+                                                    [c["name"] for c in target_columns])
+    source_for = dict((target, source) for source, target in pairs)
+    target_for = dict(pairs)
+    by_target = dict((c["name"], c) for c in target_columns)
+    plans = dict((target, column_plan(source, target, by_target[target])) for source, target in pairs)
+    key = [name for name in target_key if name in source_for] if target_key else []
+    if not key or len(key) != len(target_key):
+        key = [target_for[name] for name in source_key if name in target_for]
+        if len(key) != len(source_key):
+            key = []
+    ordered = [plans[name] for name in key]
+    ordered += [plans[c["name"]] for c in target_columns if c["name"] in plans and c["name"] not in key]
+    if not key:
+        return TableSpec(source_table, target_table, schema, ordered, 0, "multiset",
+                         "no primary key: compared as multisets")
+    bad = [plans[name].target for name in key if not plans[name].key_ok]
+    if bad:
+        return TableSpec(source_table, target_table, schema, ordered, len(key), "multiset",
+                         "primary key column(s) %s do not sort alike on both sides: compared as multisets"
+                         % ", ".join(bad))
+    return TableSpec(source_table, target_table, schema, ordered, len(key), "key")
+
+
+# ---------------------------------------------------------------- results
+
+
+class TableResult(object):
+    """Counts and the first mismatches of one table."""
+
+    def __init__(self, spec, max_reported, report_values):
+        self.spec = spec
+        self.max_reported = max_reported
+        self.report_values = report_values
+        self.reset()
+
+    def reset(self):
+        self.source_rows = 0
+        self.target_rows = 0
+        self.missing = 0
+        self.extra = 0
+        self.changed = 0
+        self.lower_bound = False
+        self.samples = []
+        self.error = None
+
+    @property
+    def mismatches(self):
+        return self.missing + self.extra + self.changed
+
+    def _key(self, values):
+        return dict(zip(self.spec.key_columns, (_plain(v) for v in values)))
+
+    def _row(self, row):
+        return dict((plan.source, display(value)) for plan, value in zip(self.spec.plans, row))
+
+    def add_missing(self, key_values, row=None):
+        self.missing += 1
+        if len(self.samples) < self.max_reported:
+            sample = {"kind": "missing", "key": self._key(key_values), "columns": []}
+            if self.report_values and row is not None:
+                sample["source"] = self._row(row)
+            self.samples.append(sample)
+
+    def add_extra(self, key_values, row=None):
+        self.extra += 1
+        if len(self.samples) < self.max_reported:
+            sample = {"kind": "extra", "key": self._key(key_values), "columns": []}
+            if self.report_values and row is not None:
+                sample["target"] = self._row(row)
+            self.samples.append(sample)
+
+    def add_changed(self, key_values, indexes, source_row, target_row):
+        self.changed += 1
+        if len(self.samples) < self.max_reported:
+            plans = self.spec.plans
+            sample = {"kind": "changed", "key": self._key(key_values), "columns": [plans[i].source for i in indexes]}
+            if self.report_values:
+                sample["source"] = dict((plans[i].source, display(source_row[i])) for i in indexes)
+                sample["target"] = dict((plans[i].source, display(target_row[i])) for i in indexes)
+            self.samples.append(sample)
+
+    def as_dict(self):
+        return {
+            "mode": self.spec.mode,
+            "key": self.spec.key_columns,
+            "note": self.spec.note,
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "mismatches": self.mismatches,
+            "mismatches_lower_bound": self.lower_bound,
+            "missing_rows": self.missing,
+            "extra_rows": self.extra,
+            "changed_rows": self.changed,
+            "first_mismatches": self.samples,
+            "error": self.error,
+        }
+
+    def problems(self):
+        name = self.spec.source_table
+        lines = []
+        if self.error:
+            lines.append("table %s: content not compared: %s" % (name, self.error))
+        if not self.mismatches:
+            return lines
+        lines.append("table %s: %s%d row(s) differ (%d changed, %d missing in PostgreSQL, %d only in PostgreSQL)"
+                     % (name, "at least " if self.lower_bound else "", self.mismatches, self.changed,
+                        self.missing, self.extra))
+        for sample in self.samples:
+            key = ", ".join("%s=%s" % (k, display(v)) for k, v in sample["key"].items())
+            if not key:
+                values = sample.get("source") or sample.get("target")
+                key = "(%s)" % ", ".join("%s=%s" % item for item in values.items()) if values else \
+                    "(a row without key; report_values shows it)"
+            if sample["kind"] == "changed":
+                lines.append("table %s: row %s differs in column(s) %s" % (name, key, ", ".join(sample["columns"])))
+            elif sample["kind"] == "missing":
+                lines.append("table %s: row %s is missing in PostgreSQL" % (name, key))
+            else:
+                lines.append("table %s: row %s exists only in PostgreSQL" % (name, key))
+        return lines
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return display(value)
+
+
+# ---------------------------------------------------------------- row comparison
+
+
+def row_equality(plans):
+    """A function (source_row, target_row) -> bool for the fast path, or None when `==` will do."""
+    identity = tuple(i for i, plan in enumerate(plans) if plan.fast is None)
+    special = tuple((i, plan.fast) for i, plan in enumerate(plans) if plan.fast is not None)
+    if not special:
+        return None
+    if len(identity) > 1:
+        getter = itemgetter(*identity)
+    elif identity:
+        index = identity[0]
+
+        def getter(row):
+            return row[index]
+    else:
+        def getter(row):
+            return None
+
+    def equal(source_row, target_row):
+        if getter(source_row) != getter(target_row):
+            return False
+        try:
+            for index, fast in special:
+                if not fast(source_row[index], target_row[index]):
+                    return False
+        except (ValueError, TypeError, ArithmeticError):
+            return False
+        return True
+
+    return equal
+
+
+def differing_columns(plans, source_row, target_row):
+    """Indexes of the columns whose values are really different (exact comparison)."""
+    out = []
+    for index, plan in enumerate(plans):
+        source_value, target_value = source_row[index], target_row[index]
+        if plan.fast_equal(source_value, target_value):
+            continue
+        try:
+            same = plan.same(source_value, target_value)
+        except Exception:  # a canonical form that cannot be built is a difference
+            same = False
+        if not same:
+            out.append(index)
+    return out
+
+
+def _key_functions(plans, key_len):
+    converts = [plan.key_convert for plan in plans[:key_len]]
+    if key_len == 1:
+        target_key = itemgetter(0)
+        convert = converts[0]
+        source_key = target_key if convert is None else (lambda row: convert(row[0]))
+    else:
+        target_key = itemgetter(*range(key_len))
+        if not any(converts):
+            source_key = target_key
+        else:
+            def source_key(row):
+                return tuple(row[i] if c is None else c(row[i]) for i, c in enumerate(converts))
+    return source_key, target_key
+
+
+def merge_compare(spec, source_rows, target_rows, result):
+    """Merge two key-ordered row streams; raises OrderError when a side is not strictly ordered."""
+    plans = spec.plans
+    equal = row_equality(plans)
+    source_key, target_key = _key_functions(plans, spec.key_len)
+    multi = spec.key_len > 1
+    src = iter(source_rows)
+    tgt = iter(target_rows)
+    n_source = n_target = 0
+
+    def keys_of(key):
+        return key if multi else (key,)
+
+    try:
+        s = next(src, None)
+        t = next(tgt, None)
+        sk = source_key(s) if s is not None else None
+        tk = target_key(t) if t is not None else None
+        while s is not None and t is not None:
+            if sk == tk:
+                if s != t and (equal is None or not equal(s, t)):
+                    indexes = differing_columns(plans, s, t)
+                    if indexes:
+                        result.add_changed(keys_of(sk), indexes, s, t)
+                n_source += 1
+                n_target += 1
+                s = next(src, None)
+                t = next(tgt, None)
+                if s is not None:
+                    previous, sk = sk, source_key(s)
+                    if not sk > previous:
+                        raise OrderError("SQLite keys out of order at %r" % (sk,))
+                if t is not None:
+                    previous, tk = tk, target_key(t)
+                    if not tk > previous:
+                        raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
+            elif sk < tk:
+                result.add_missing(keys_of(sk), s)
+                n_source += 1
+                s = next(src, None)
+                if s is not None:
+                    previous, sk = sk, source_key(s)
+                    if not sk > previous:
+                        raise OrderError("SQLite keys out of order at %r" % (sk,))
+            else:
+                result.add_extra(keys_of(tk), t)
+                n_target += 1
+                t = next(tgt, None)
+                if t is not None:
+                    previous, tk = tk, target_key(t)
+                    if not tk > previous:
+                        raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
+        while s is not None:
+            result.add_missing(keys_of(sk), s)
+            n_source += 1
+            s = next(src, None)
+            if s is not None:
+                previous, sk = sk, source_key(s)
+                if not sk > previous:
+                    raise OrderError("SQLite keys out of order at %r" % (sk,))
+        while t is not None:
+            result.add_extra(keys_of(tk), t)
+            n_target += 1
+            t = next(tgt, None)
+            if t is not None:
+                previous, tk = tk, target_key(t)
+                if not tk > previous:
+                    raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
+    except (TypeError, ValueError) as error:
+        # Keys of different types (text in an integer key) or a key that cannot be converted.
+        raise OrderError("keys cannot be ordered: %s" % error)
+    result.source_rows = n_source
+    result.target_rows = n_target
+    return result
+
+
+# ---------------------------------------------------------------- multisets
+
+
+def _canon_functions(plans):
+    return ([plan.canon_source for plan in plans], [plan.canon_target for plan in plans])
+
+
+def canonical_row(functions, row):
+    out = []
+    for function, value in zip(functions, row):
+        try:
+            out.append(function(value))
+        except Exception as error:  # keep going: the value simply cannot match
+            out.append(("unreadable", type(error).__name__, repr(value)))
+    return tuple(out)
+
+
+def row_digest(canonical):
+    return hashlib.blake2b(repr(canonical).encode("utf-8", "backslashreplace"), digest_size=16).digest()
+
+
+def _bucket_pass(functions, rows, counts, sums, sign):
+    total = 0
+    mask = BUCKETS - 1
+    for row in rows:
+        value = int.from_bytes(row_digest(canonical_row(functions, row)), "big")
+        bucket = value & mask
+        counts[bucket] += sign
+        sums[bucket] = (sums[bucket] + sign * value) & HASH_MASK
+        total += 1
+    return total
+
+
+def _examine_pass(functions, rows, wanted, net, examples, sign, example_buckets):
+    mask = BUCKETS - 1
+    for row in rows:
+        canonical = canonical_row(functions, row)
+        digest = row_digest(canonical)
+        bucket = int.from_bytes(digest, "big") & mask
+        if bucket in wanted:
+            net[digest] = net.get(digest, 0) + sign
+            if bucket in example_buckets and digest not in examples:
+                examples[digest] = canonical
+
+
+def multiset_compare(spec, source_factory, target_factory, result):
+    """Compare as multisets (see the module docstring). The factories give fresh row streams."""
+    source_canon, target_canon = _canon_functions(spec.plans)
+    counts = [0] * BUCKETS
+    sums = [0] * BUCKETS
+    result.source_rows = _bucket_pass(source_canon, source_factory(), counts, sums, 1)
+    result.target_rows = _bucket_pass(target_canon, target_factory(), counts, sums, -1)
+    differing = [b for b in range(BUCKETS) if counts[b] or sums[b]]
+    if not differing:
+        return result
+    rows = max(result.source_rows, result.target_rows, 1)
+    limit = max(1, MAX_EXAMINED_ROWS * BUCKETS // rows)
+    wanted = set(differing[:limit])
+    example_buckets = set(differing[:max(result.max_reported, 1)])
+    result.lower_bound = len(differing) > len(wanted)
+    net, examples = {}, {}
+    _examine_pass(source_canon, source_factory(), wanted, net, examples, 1, example_buckets)
+    _examine_pass(target_canon, target_factory(), wanted, net, examples, -1, example_buckets)
+    _report_multiset(spec, result, net, examples)
+    return result
+
+
+def _report_multiset(spec, result, net, examples):
+    key_len = spec.key_len
+    missing, extra = [], []
+    # Rows whose values were kept come first: they are the ones a report can show.
+    for digest, count in sorted(net.items(), key=lambda item: item[0] not in examples):
+        if count > 0:
+            missing.extend([digest] * count)
+        elif count < 0:
+            extra.extend([digest] * -count)
+    # A changed row shows as one missing and one extra row with the same key: pair them.
+    extra_by_key = {}
+    if key_len:
+        for digest in extra:
+            if digest in examples:
+                extra_by_key.setdefault(examples[digest][:key_len], []).append(digest)
+    paired = set()
+    for digest in missing:
+        canonical = examples.get(digest)
+        partner = None
+        if key_len and canonical is not None and extra_by_key.get(canonical[:key_len]):
+            partner = extra_by_key[canonical[:key_len]].pop()
+            paired.add(partner)
+        if partner is not None:
+            other = examples[partner]
+            indexes = [i for i in range(len(canonical)) if canonical[i] != other[i]]
+            result.add_changed(canonical[:key_len], indexes, canonical, other)
+        else:
+            result.add_missing(_multiset_key(spec, canonical, digest), canonical)
+    for digest in extra:
+        if digest in paired:
+            paired.discard(digest)
+            continue
+        canonical = examples.get(digest)
+        result.add_extra(_multiset_key(spec, canonical, digest), canonical)
+
+
+def _multiset_key(spec, canonical, digest):
+    if canonical is not None and spec.key_len:
+        return canonical[:spec.key_len]
+    return ()
+
+
+# ---------------------------------------------------------------- streams
+
+
+class BatchSizer(object):
+    """Rows per fetch: at most LIMIT, and about TARGET_BATCH_BYTES of Python objects per batch.
+
+    Starts small and adapts to the width measured on each batch, so wide rows (long text, big
+    blobs) do not multiply memory by the batch size.
+    """
+
+    def __init__(self, limit):
+        self.limit = max(1, limit)
+        self.size = min(self.limit, FIRST_BATCH_ROWS)
+
+    def update(self, rows):
+        step = max(1, len(rows) // 64)
+        sample = rows[::step]
+        per_row = sum(_row_bytes(row) for row in sample) / float(len(sample))
+        self.size = int(max(1, min(self.limit, TARGET_BATCH_BYTES // max(per_row, 1))))
+
+
+def _row_bytes(row):
+    total = 64 + 16 * len(row)
+    for value in row:
+        if value.__class__ is str or value.__class__ is bytes:
+            total += 40 + len(value)
+        else:
+            total += 32
+    return total
+
+
+def sqlite_batches(conn, query, batch_rows):
+    cursor = conn.execute(query)
+    sizer = BatchSizer(batch_rows)
+    try:
+        while True:
+            rows = cursor.fetchmany(sizer.size)
+            if not rows:
+                return
+            sizer.update(rows)
+            yield rows
+    finally:
+        cursor.close()
+
+
+def pg_batches(conn, query, batch_rows):
+    """A server-side (named) cursor: PostgreSQL sends one batch per round trip."""
+    cursor = conn.cursor(name="pgmigrate_compare_%d" % next(_CURSOR_IDS))
+    sizer = BatchSizer(batch_rows)
+    try:
+        cursor.execute(query)
+        while True:
+            rows = cursor.fetchmany(sizer.size)
+            if not rows:
+                return
+            sizer.update(rows)
+            yield rows
+    finally:
+        cursor.close()
+
+
+_END = object()
+
+
+class Prefetch(object):
+    """Read batches in a thread while the caller compares the previous ones.
+
+    psycopg2 and sqlite3 release the GIL while they wait for the server or the disk, so reading
+    one side overlaps with the comparison. At most DEPTH batches wait in the queue: memory
+    stays bounded. Errors are raised in the caller.
+    """
+
+    def __init__(self, batches, depth=2):
+        self._batches = batches
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pgmigrate-prefetch")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self):
+        try:
+            for batch in self._batches:
+                if not self._put(batch):
+                    break
+            self._put(_END)
+        except BaseException as error:  # handed to the caller, re-raised there
+            self._put(error)
+        finally:
+            try:
+                self._batches.close()
+            except Exception:  # closing after a failed read: the read error is what counts
+                pass
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            for row in item:
+                yield row
+
+    def close(self):
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
+def _flatten(batches):
+    for batch in batches:
+        for row in batch:
+            yield row
+
+
+class Streams(object):
+    """Opens both row streams of a table; closes whatever is still open."""
+
+    def __init__(self, sqlite_conn, pg_conn, spec, batch_rows, prefetch=True):
+        self.sqlite_conn = sqlite_conn
+        self.pg_conn = pg_conn
+        self.spec = spec
+        self.batch_rows = batch_rows
+        self.prefetch = prefetch
+        self._open = []
+
+    def source(self, ordered):
+        batches = sqlite_batches(self.sqlite_conn, self.spec.source_query(ordered), self.batch_rows)
+        self._open.append(batches)
+        return _flatten(batches)
+
+    def target(self, ordered):
+        batches = pg_batches(self.pg_conn, self.spec.target_query(ordered), self.batch_rows)
+        if self.prefetch:
+            reader = Prefetch(batches)
+            self._open.append(reader)
+            return iter(reader)
+        self._open.append(batches)
+        return _flatten(batches)
+
+    def close(self):
+        while self._open:
+            self._open.pop().close()
+
+
+def compare_table(sqlite_conn, pg_conn, spec, max_reported=10, report_values=False, batch_rows=BATCH_ROWS,
+                  prefetch=True):
+    """Compare one table; returns (TableResult, seconds). Database errors end up in result.error."""
+    started = time.monotonic()
+    result = TableResult(spec, max_reported, report_values)
+    streams = Streams(sqlite_conn, pg_conn, spec, batch_rows, prefetch)
+    try:
+        if spec.mode == "key":
+            try:
+                merge_compare(spec, streams.source(True), streams.target(True), result)
+            except OrderError as error:
+                streams.close()
+                result.reset()
+                spec.mode = "multiset"
+                spec.note = "%s: compared as multisets" % error
+        if spec.mode == "multiset":
+            def source_factory():
+                return streams.source(False)
+
+            def target_factory():
+                return streams.target(False)
+
+            multiset_compare(spec, source_factory, target_factory, result)
+    finally:
+        streams.close()
+    return result, time.monotonic() - started
