@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgmigrate.django contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Engine-independent verification of a load: counts on both sides and foreign keys.
+
+A loader's own report is not trusted (pgloader 3.6.9 exits 0 with rows rejected, with tables cut
+short, with foreign keys it failed to re-create). Every copied table is counted in SQLite and in
+PostgreSQL after the load; a table is complete when the target holds exactly the SQLite rows.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import quote_qualified, sql
+
+
+def table_results(plan_tables, source_counts, target_counts, reported):
+    """[{name, target, source_rows, read, imported, errors, rejected, target_rows, seconds}].
+
+    REPORTED is {target table: {read, imported, errors, seconds}} from the engine (absent tables:
+    read/imported/errors None). `rejected` is what the target misses: source_rows - target_rows.
+    """
+    results = []
+    for entry in plan_tables:
+        name, target = entry["source"], entry["target"]
+        report = reported.get(target) or {}
+        source_rows = source_counts.get(name)
+        target_rows = target_counts.get(target)
+        missing = None
+        if source_rows is not None and target_rows is not None:
+            missing = max(0, source_rows - target_rows)
+        results.append({
+            "name": name,
+            "target": target,
+            "source_rows": source_rows,
+            "read": report.get("read"),
+            "imported": report.get("imported"),
+            "errors": report.get("errors"),
+            "rejected": missing,
+            "target_rows": target_rows,
+            "seconds": report.get("seconds"),
+        })
+    return results
+
+
+def describe(result):
+    parts = ["SQLite %s rows" % result["source_rows"]]
+    if result["read"] is None:
+        parts.append("not in the loader's report")
+        parts.append("target %s" % result["target_rows"])
+        text = "%s: %s" % (result["name"], ", ".join(parts))
+        return text + (" (%d missing)" % result["rejected"] if result["rejected"] else "")
+    else:
+        parts.append("read %s" % result["read"])
+        parts.append("imported %s" % result["imported"])
+    parts.append("target %s" % result["target_rows"])
+    text = "%s: %s" % (result["name"], ", ".join(parts))
+    if result["rejected"]:
+        text += " (%d missing)" % result["rejected"]
+    return text
+
+
+def shortfalls(results, max_rejected_rows=0):
+    """(problems, tolerated) from table_results().
+
+    A problem: a table absent from the loader's report, a target with more rows than SQLite, or
+    missing rows beyond MAX_REJECTED_ROWS in total. Missing rows within the limit are `tolerated`
+    (returned so they are reported, never silent).
+    """
+    problems, lossy = [], []
+    for result in results:
+        if result["target_rows"] is None or result["source_rows"] is None:
+            problems.append("%s: could not be counted on both sides" % result["name"])
+        elif result["target_rows"] > result["source_rows"]:
+            problems.append("%s: the target holds %d rows, more than SQLite's %d (it was not emptied first?)"
+                            % (result["name"], result["target_rows"], result["source_rows"]))
+        elif result["read"] is None and result["source_rows"] > 0:
+            problems.append(describe(result))
+        elif result["rejected"]:
+            lossy.append(result)
+        elif result["read"] is not None and result["read"] < result["source_rows"]:
+            # counts agree but the loader read fewer rows than exist: should not happen, never ignore it
+            problems.append(describe(result) + ": the loader read fewer rows than SQLite holds")
+    missing_total = sum(result["rejected"] for result in lossy)
+    if missing_total > max_rejected_rows:
+        problems += [describe(result) for result in lossy]
+        return problems, []
+    return problems, [describe(result) for result in lossy]
+
+
+def count_target(cur, schema, tables):
+    """{table: count(*)} in the target."""
+    counts = {}
+    for table in tables:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(quote_qualified(schema, table)))
+        counts[table] = cur.fetchone()[0]
+    return counts
+
+
+def fk_key(fk):
+    return (fk["table"], fk["name"])
+
+
+def foreign_key_changes(before, after):
+    """FKs of BEFORE that are missing from AFTER or whose definition changed: [before entries]."""
+    now = {fk_key(fk): fk for fk in after}
+    changed = []
+    for fk in before:
+        current = now.get(fk_key(fk))
+        if current is None or current["definition"] != fk["definition"]:
+            changed.append(dict(fk, state="missing" if current is None else "altered"))
+    return changed
+
+
+def restore_foreign_keys(conn, schema, changed):
+    """Re-create CHANGED foreign keys with their original definition, one transaction each.
+
+    Returns (restored names, executed queries, errors [(name, message)]).
+    """
+    restored, queries, errors = [], [], []
+    for fk in changed:
+        statements = []
+        table = quote_qualified(schema, fk["table"])
+        if fk["state"] == "altered":
+            statements.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, sql.Identifier(fk["name"])))
+        statements.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(table, sql.Identifier(fk["name"]))
+                          + sql.SQL(fk["definition"]))
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    text = statement.as_string(conn)
+                    cur.execute(statement)
+                    queries.append(text)
+            conn.commit()
+            restored.append(fk["name"])
+        except Exception as error:  # psycopg2.Error: report it with the constraint's name
+            conn.rollback()
+            errors.append((fk["name"], str(error).strip().splitlines()[0] if str(error).strip() else repr(error)))
+    return restored, queries, errors
