@@ -61,11 +61,12 @@ def describe(result):
 
 
 def shortfalls(results, max_rejected_rows=0):
-    """(problems, tolerated) from table_results().
+    """(problems, notices) from table_results().
 
-    A problem: a table absent from the loader's report, a target with more rows than SQLite, or
-    missing rows beyond MAX_REJECTED_ROWS in total. Missing rows within the limit are `tolerated`
-    (returned so they are reported, never silent).
+    A problem: a target with more rows than SQLite, missing rows in a table absent from the
+    loader's report, or missing rows beyond MAX_REJECTED_ROWS in total. Notices (to be shown as
+    warnings, never silent): missing rows within the limit, and tables the loader did not report
+    although the counts agree.
     """
     problems, lossy = [], []
     for result in results:
@@ -74,18 +75,22 @@ def shortfalls(results, max_rejected_rows=0):
         elif result["target_rows"] > result["source_rows"]:
             problems.append("%s: the target holds %d rows, more than SQLite's %d (it was not emptied first?)"
                             % (result["name"], result["target_rows"], result["source_rows"]))
-        elif result["read"] is None and result["source_rows"] > 0:
-            problems.append(describe(result))
+        elif result["read"] is None and result["rejected"]:
+            problems.append(describe(result))  # never tolerated: nothing says what happened to the rows
         elif result["rejected"]:
             lossy.append(result)
         elif result["read"] is not None and result["read"] < result["source_rows"]:
             # counts agree but the loader read fewer rows than exist: should not happen, never ignore it
             problems.append(describe(result) + ": the loader read fewer rows than SQLite holds")
+    notices = ["%s: the loader did not report this table, but both sides hold %d rows"
+               % (result["name"], result["source_rows"])
+               for result in results if result["read"] is None and result["source_rows"] and not result["rejected"]
+               and result["target_rows"] == result["source_rows"]]
     missing_total = sum(result["rejected"] for result in lossy)
     if missing_total > max_rejected_rows:
         problems += [describe(result) for result in lossy]
-        return problems, []
-    return problems, [describe(result) for result in lossy]
+        return problems, notices
+    return problems, [describe(result) for result in lossy] + notices
 
 
 def count_target(cur, schema, tables):

@@ -1,0 +1,716 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgmigrate.django contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pgloader
+short_description: Load a SQLite database into an existing PostgreSQL schema with pgloader, losing no row silently
+version_added: 0.1.0
+author:
+  - pgmigrate.django contributors (@pgmigrate)
+description:
+  - Copies the rows of a SQLite database (a Django app's C(db.sqlite3)) into the PostgreSQL schema that the
+    application's own C(manage.py migrate) created (schema first), with pgloader.
+  - Before loading it runs the same source scan as M(pgmigrate.django.preflight) and refuses, changing
+    nothing, when a value would be refused or silently altered (NUL bytes, invalid UTF-8, overlong text,
+    out-of-range integers, FK orphans, ...), when tables or columns exist on one side only, or when the
+    target already holds rows and O(truncate) is not set.
+  - Builds the pgloader load file from the options and the target's catalog - C(data only), C(truncate),
+    C(reset no sequences), C(SET timezone TO 'UTC') (Django stores naive UTC text in SQLite), a
+    microseconds cast for every C(interval) column (Django's DurationField), C(quote identifiers) when the
+    target keeps mixed-case names, and a table filter that selects exactly the wanted tables (pgloader's
+    filter is SQLite C(LIKE), so the module adds the exclusions C(LIKE) needs, and refuses what it cannot
+    express).
+  - Runs pgloader in a private 0700 directory (load file 0600, removed afterwards), with the password in
+    its environment only, in a process group of its own that a hard O(timeout) kills with SIGKILL
+    (pgloader ignores SIGTERM).
+  - pgloader exits 0 when rows are rejected, when a table stops at a bad row and when it fails to re-create
+    foreign keys. So the module counts every copied table in SQLite and in PostgreSQL afterwards and fails,
+    naming table and counts, when the target misses rows (beyond O(max_rejected_rows)); it re-creates with
+    their original definition the foreign keys pgloader dropped and did not restore, and fails if that is
+    impossible.
+  - Sequences are left alone (use M(pgmigrate.django.reset_sequences) next).
+extends_documentation_fragment:
+  - pgmigrate.django.connection
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change without changing it.
+    support: full
+    details: Runs the source scan and builds the plan and the load file; loads nothing and changes nothing.
+  diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
+    support: none
+  platform:
+    description: The systems the module can run on.
+    support: full
+    platforms: posix
+options:
+  source:
+    description:
+      - Path of the SQLite database file on the host that runs the module (and pgloader).
+      - The application must be stopped so the file does not change during the load.
+    type: path
+    required: true
+  schema:
+    description:
+      - Target schema holding the tables (set as C(search_path) for pgloader).
+    type: str
+    default: public
+  engine:
+    description:
+      - The loader. Only V(pgloader) exists for now; the preflight and the verification do not depend on it.
+    type: str
+    choices: [pgloader]
+    default: pgloader
+  mode:
+    description:
+      - V(data_only) loads into existing tables (made by C(manage.py migrate)); this is the procedure for
+        Django.
+      - V(create_schema) lets pgloader create tables, indexes and foreign keys from the SQLite declarations.
+        Not for Django (JSON and UUID become text, DurationField bigint, FloatField float4, no NOT NULL or
+        CHECK); the target must not hold these tables yet.
+    type: str
+    choices: [data_only, create_schema]
+    default: data_only
+  truncate:
+    description:
+      - Allow replacing rows the target tables already hold. With V(false) the module refuses to load when
+        a copied table holds rows, except O(prefilled_tables).
+      - The load always empties the copied tables first (pgloader C(truncate)).
+    type: bool
+    default: false
+  prefilled_tables:
+    description:
+      - Target tables that C(manage.py migrate) fills by itself (content types, permissions, the default
+        site). Their rows are replaced by SQLite's without O(truncate).
+    type: list
+    elements: str
+    default: [django_content_type, auth_permission, django_site]
+  include_tables:
+    description:
+      - Load only these SQLite tables (exact names; each must exist). Empty means all tables except
+        O(exclude_tables), SQLite internals and virtual tables.
+    type: list
+    elements: str
+    default: []
+  exclude_tables:
+    description:
+      - Tables not to load (exact names; each must exist, except V(django_migrations), which the target's
+        own C(migrate) fills).
+    type: list
+    elements: str
+    default: [django_migrations]
+  casts:
+    description:
+      - Extra pgloader CAST rules, appended after the automatic interval casts, e.g.
+        V(column app_item.size to bigint drop typemod).
+    type: list
+    elements: str
+    default: []
+  settings:
+    description:
+      - PostgreSQL settings for pgloader's sessions (its C(SET) clause), e.g. C(maintenance_work_mem).
+        C(timezone) is always C(UTC) and C(search_path) is O(schema).
+    type: dict
+    default: {}
+  workers:
+    description:
+      - pgloader C(workers). With O(concurrency), O(batch_rows) and O(prefetch_rows) it bounds pgloader's
+        memory; the defaults keep it under 500 MB on a 1.8 million row database.
+    type: int
+    default: 2
+  concurrency:
+    description:
+      - pgloader C(concurrency) (parallel COPY streams per table).
+    type: int
+    default: 1
+  batch_rows:
+    description:
+      - pgloader C(batch rows), the rows per COPY batch (and per retry when a batch fails).
+    type: int
+    default: 10000
+  prefetch_rows:
+    description:
+      - pgloader C(prefetch rows), the rows read ahead from SQLite. pgloader's memory grows with it (measured
+        460 MB at 25000 and 816 MB at its default 100000 on 1.8 million rows).
+    type: int
+    default: 10000
+  timeout:
+    description:
+      - Seconds pgloader may run; then its whole process group is killed with SIGKILL and the task fails.
+        V(0) means no limit.
+    type: int
+    default: 3600
+  max_rejected_rows:
+    description:
+      - How many SQLite rows in total may be missing from the target without failing the task. They are
+        always reported (RV(rejected_rows), RV(reject_reasons) and a warning).
+    type: int
+    default: 0
+  preflight:
+    description:
+      - Run the full source scan of M(pgmigrate.django.preflight) (values, foreign keys, O(integrity_check))
+        before loading and refuse on any problem. With V(false) only the table and column matching is done;
+        the counts after the load still catch every missing row.
+    type: bool
+    default: true
+  integrity_check:
+    description:
+      - The SQLite integrity check of the preflight, V(full), V(quick) or V(none).
+    type: str
+    choices: [full, quick, none]
+    default: full
+  max_reject_reasons:
+    description:
+      - How many rejected-row reasons to return per table (from pgloader's reject logs).
+    type: int
+    default: 5
+  pgloader_path:
+    description:
+      - The pgloader executable (a name looked up on C(PATH), or a full path).
+    type: str
+    default: pgloader
+notes:
+  - pgloader knows C(sslmode) up to V(require) only. With O(ssl_mode=verify-ca) or O(ssl_mode=verify-full) the
+    module itself connects with full verification first, and pgloader gets C(sslmode=require) with OpenSSL
+    pointed at O(ca_cert) (C(SSL_CERT_FILE)).
+  - The password reaches pgloader as C(PGPASSWORD) in its environment; it is never on a command line, in the
+    load file, in results or in logs.
+  - pgloader writes rejected rows to C(<table>.dat) files in its private directory; they are deleted with it,
+    only the reasons are returned.
+requirements:
+  - pgloader 3.6 or later on the host that runs the module.
+seealso:
+  - module: pgmigrate.django.preflight
+  - module: pgmigrate.django.reset_sequences
+  - module: pgmigrate.django.consistency_check
+  - name: pgloader SQLite support
+    description: The load file options this module writes.
+    link: https://pgloader.readthedocs.io/en/latest/ref/sqlite.html
+"""
+
+EXAMPLES = r"""
+- name: Load the SQLite data into the schema made by `manage.py migrate`
+  pgmigrate.django.pgloader:
+    source: /srv/app/db.sqlite3
+    login_host: db.example.com
+    login_user: app_owner
+    login_password: "{{ vault_app_owner_password }}"
+    login_db: app
+    ssl_mode: verify-full
+    ca_cert: /etc/ssl/certs/pgmigrate-ca.crt
+  register: load
+
+- name: Report rows and time per table
+  ansible.builtin.debug:
+    msg: "{{ load.tables | map(attribute='name') | zip(load.tables | map(attribute='target_rows')) | list }}"
+
+- name: Show the plan and the load file only
+  pgmigrate.django.pgloader:
+    source: /srv/app/db.sqlite3
+    login_host: db.example.com
+    login_user: app_owner
+    login_password: "{{ vault_app_owner_password }}"
+    login_db: app
+  check_mode: true
+
+- name: Reload two tables, replacing what they hold, with a 10 minute limit
+  pgmigrate.django.pgloader:
+    source: /srv/app/db.sqlite3
+    login_host: db.example.com
+    login_user: app_owner
+    login_password: "{{ vault_app_owner_password }}"
+    login_db: app
+    include_tables: [inventory_item, inventory_item_tags]
+    truncate: true
+    timeout: 600
+"""
+
+RETURN = r"""
+tables:
+  description:
+    - One entry per copied table. C(read), C(imported) and C(errors) are pgloader's own figures (C(errors)
+      counts events, not rows; all three are null when pgloader did not report the table);
+      C(source_rows) and C(target_rows) are counted by the module; C(rejected) is
+      C(source_rows - target_rows). In check mode only C(name), C(target) and C(source_rows) are known.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: Album, target: Album, source_rows: 347, read: 347, imported: 347, errors: 0, rejected: 0,
+       target_rows: 347, seconds: 0.304}
+rows:
+  description: Rows in the target's copied tables after the load (in check mode, rows in SQLite).
+  returned: always
+  type: int
+  sample: 15607
+rejected_rows:
+  description: SQLite rows missing from the target in total (tolerated up to O(max_rejected_rows)).
+  returned: always
+  type: int
+  sample: 0
+reject_reasons:
+  description: The first reasons PostgreSQL gave for rejected rows, per table, from pgloader's reject logs.
+  returned: always
+  type: dict
+  sample: {inventory_item: ["Database error 22001: value too long for type character varying(5) (CONTEXT: COPY inventory_item, line 3, column name)"]}
+pgloader_errors:
+  description: The first ERROR lines pgloader printed (password removed).
+  returned: always
+  type: list
+  elements: str
+  sample: ["2026-11-24T09:28:58.424000Z ERROR Illegal :UTF-8 character starting at position 4."]
+seconds:
+  description: Wall time of the whole task (scan, load, verification).
+  returned: always
+  type: float
+  sample: 12.8
+load_seconds:
+  description: How long pgloader ran (0 in check mode).
+  returned: always
+  type: float
+  sample: 11.7
+preflight_seconds:
+  description: How long the source scan took.
+  returned: always
+  type: float
+  sample: 0.9
+pgloader_version:
+  description: What C(pgloader --version) prints (the Debian 3.6.9 package says 3.6.7~devel).
+  returned: always
+  type: str
+  sample: 3.6.7~devel
+load_file:
+  description: The load file given to pgloader (it holds no password).
+  returned: always
+  type: str
+  sample: "LOAD DATABASE\n  FROM sqlite:///srv/app/db.sqlite3\n  INTO postgresql://app_owner@db.example.com:5432/app?sslmode=require\n ..."
+identifiers:
+  description: How pgloader spells target names, V(quote) (as in SQLite) or V(downcase).
+  returned: always
+  type: str
+  sample: downcase
+interval_columns:
+  description: SQLite columns loaded through the microseconds-to-interval cast, as C(table.column).
+  returned: always
+  type: list
+  elements: str
+  sample: [inventory_item.lead_time]
+foreign_keys_restored:
+  description: Foreign keys pgloader dropped and did not re-create (or re-created differently), re-created by the module.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+executed_queries:
+  description: SQL the module ran itself on the target (foreign key repairs); pgloader's own SQL is not listed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+problems:
+  description: Problems found by the source scan (see M(pgmigrate.django.preflight)); the task fails when there are any.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+skipped_tables:
+  description: SQLite tables never copied (internals, virtual and shadow tables) and why.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: sqlite_sequence, reason: SQLite internal table}]
+excluded:
+  description: Tables left out by O(exclude_tables).
+  returned: always
+  type: list
+  elements: str
+  sample: [django_migrations]
+engine:
+  description: The loader used.
+  returned: always
+  type: str
+  sample: pgloader
+timed_out:
+  description: Whether pgloader was killed by O(timeout) (the task then fails).
+  returned: always
+  type: bool
+  sample: false
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgmigrate.django.plugins.module_utils import (
+    catalog, load_verify, pgloader_loadfile, pgloader_runner, pgloader_summary, preflight_checks, sqlite_source,
+)
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
+    connect, ensure_psycopg2, postgres_argument_spec, scrub,
+)
+
+
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
+        source=dict(type="path", required=True),
+        schema=dict(type="str", default="public"),
+        engine=dict(type="str", default="pgloader", choices=["pgloader"]),
+        mode=dict(type="str", default="data_only", choices=["data_only", "create_schema"]),
+        truncate=dict(type="bool", default=False),
+        prefilled_tables=dict(type="list", elements="str", default=list(preflight_checks.PREFILLED_TABLES)),
+        include_tables=dict(type="list", elements="str", default=[]),
+        exclude_tables=dict(type="list", elements="str", default=list(preflight_checks.DEFAULT_EXCLUDE)),
+        casts=dict(type="list", elements="str", default=[]),
+        settings=dict(type="dict", default={}),
+        workers=dict(type="int", default=pgloader_loadfile.DEFAULT_OPTIONS["workers"]),
+        concurrency=dict(type="int", default=pgloader_loadfile.DEFAULT_OPTIONS["concurrency"]),
+        batch_rows=dict(type="int", default=pgloader_loadfile.DEFAULT_OPTIONS["batch_rows"]),
+        prefetch_rows=dict(type="int", default=pgloader_loadfile.DEFAULT_OPTIONS["prefetch_rows"]),
+        timeout=dict(type="int", default=3600),
+        max_rejected_rows=dict(type="int", default=0),
+        preflight=dict(type="bool", default=True),
+        integrity_check=dict(type="str", default="full", choices=["full", "quick", "none"]),
+        max_reject_reasons=dict(type="int", default=5),
+        pgloader_path=dict(type="str", default="pgloader"),
+    )
+    return spec
+
+
+class Failure(Exception):
+    """Stop with this message and these extra result keys (nothing else to undo)."""
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.result = result
+
+
+# ------------------------------------------------------------------------------------ planning
+
+def find_pgloader(module):
+    path = module.params["pgloader_path"]
+    if os.sep in path:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+        raise Failure("pgloader_path %s is not an executable file. %s" % (path, pgloader_runner.INSTALL_HINT))
+    found = module.get_bin_path(path, required=False)
+    if not found:
+        raise Failure(pgloader_runner.INSTALL_HINT)
+    return found
+
+
+def pgloader_version(module, binary):
+    rc, out, err = module.run_command([binary, "--version"])
+    return pgloader_summary.parse_version(out + err) or "unknown"
+
+
+def open_source(path):
+    try:
+        return sqlite_source.open_readonly(path, raw_text=True)
+    except sqlite_source.SourceError as error:
+        raise Failure(str(error))
+
+
+def synthetic_target(sconn, tables, identifiers):
+    """For mode create_schema: plan entries whose target columns are 'text' (NUL/UTF-8 checks only)."""
+    entries = []
+    for name in tables:
+        columns = sqlite_source.table_columns(sconn, name)
+        fold = (lambda n: n) if identifiers == "quote" else (lambda n: n.lower())
+        target_columns = [{"name": fold(c["name"]), "type": "text", "udt": "text", "notnull": False,
+                           "max_length": None, "identity": "", "default": None} for c in columns]
+        entries.append({"source": name, "target": fold(name), "source_columns": columns,
+                        "target_columns": target_columns,
+                        "column_pairs": [(c["name"], fold(c["name"])) for c in columns]})
+    return entries
+
+
+def plan_create_schema(module, sconn, cur):
+    params = module.params
+    source_tables, skipped = sqlite_source.list_tables(sconn)
+    existing = catalog.target_tables(cur, params["schema"])
+    selected, excluded = preflight_checks.resolve_selection(
+        source_tables, [s["name"] for s in skipped], params["include_tables"], params["exclude_tables"])
+    names = list(selected)
+    for name in selected:
+        names += [c["name"] for c in sqlite_source.table_columns(sconn, name)]
+    identifiers = "quote" if any(n != n.lower() for n in names) else "downcase"
+    entries = synthetic_target(sconn, selected, identifiers)
+    clash = sorted(e["target"] for e in entries if e["target"] in existing)
+    plan = {"tables": entries, "skipped": skipped, "excluded": excluded, "source_only": [], "target_only": [],
+            "all_sqlite_tables": preflight_checks.sqlite_table_names(sconn), "problems": [], "warnings": [],
+            "target_nonempty": [], "identifiers": identifiers}
+    if clash:
+        plan["problems"].append(preflight_checks.problem(
+            "target_table_exists", "mode create_schema creates the tables, but %s already exist in schema %s: "
+            "use mode data_only, or start from an empty database" % (", ".join(clash), params["schema"])))
+    return plan
+
+
+def make_plan(module, sconn, cur):
+    """The preflight (full or structural) and the table pairing; raises Failure on any problem."""
+    params = module.params
+    started = time.monotonic()
+    try:
+        if params["mode"] == "create_schema":
+            plan = plan_create_schema(module, sconn, cur)
+            if params["preflight"]:
+                plan["problems"] += preflight_checks.check_integrity(sconn, params["integrity_check"])
+                found, warnings = preflight_checks.check_foreign_keys(sconn, [e["source"] for e in plan["tables"]])
+                plan["problems"] += found
+                plan["warnings"] += warnings
+            source_rows = {}
+            for entry in plan["tables"]:
+                if params["preflight"]:
+                    rows, found = preflight_checks.scan_table(sconn, entry)
+                    plan["problems"] += found
+                else:
+                    rows = sqlite_source.count_rows(sconn, entry["source"])
+                entry["rows"] = source_rows[entry["source"]] = rows
+            plan["source_rows"] = source_rows
+        elif params["preflight"]:
+            plan = preflight_checks.run_preflight(
+                sconn, cur, schema=params["schema"], include=params["include_tables"],
+                exclude=params["exclude_tables"], integrity=params["integrity_check"],
+                target_must_be_empty=not params["truncate"], prefilled=params["prefilled_tables"])
+        else:
+            plan = preflight_checks.plan_tables(sconn, cur, params["schema"], params["include_tables"],
+                                                params["exclude_tables"])
+            # Without the scan only what makes the load impossible stops it.
+            plan["problems"] = [p for p in plan["problems"] if p["check"] in (
+                "target_schema_empty", "missing_target_table", "missing_target_column", "target_column_required")]
+            plan["source_rows"] = {}
+            for entry in plan["tables"]:
+                entry["rows"] = plan["source_rows"][entry["source"]] = sqlite_source.count_rows(sconn, entry["source"])
+            plan["target_nonempty"] = preflight_checks.target_nonempty(
+                cur, params["schema"], [e["target"] for e in plan["tables"]])
+            if not params["truncate"]:
+                for table in plan["target_nonempty"]:
+                    if table not in params["prefilled_tables"]:
+                        plan["problems"].append(preflight_checks.problem(
+                            "target_not_empty", "target table %s.%s already holds rows: load into an empty database "
+                            "(re-create it and run migrate), or replace them with truncate: true"
+                            % (params["schema"], table),
+                            table=table))
+    except preflight_checks.PreflightError as error:
+        raise Failure(str(error))
+    except sqlite_source.sqlite3.DatabaseError as error:
+        raise Failure("cannot read the SQLite file %s: %s (is it corrupt? check it with `sqlite3 FILE "
+                      "'PRAGMA integrity_check'`)" % (params["source"], error))
+    plan["preflight_seconds"] = round(time.monotonic() - started, 3)
+    return plan
+
+
+def build_load_file(module, plan, target_url):
+    """(load file text, identifiers, interval columns) for the plan; raises Failure when inexpressible."""
+    params = module.params
+    entries = plan["tables"]
+    try:
+        include, exclude = pgloader_loadfile.table_filter([e["source"] for e in entries], plan["all_sqlite_tables"])
+        if params["mode"] == "create_schema":
+            identifiers = plan["identifiers"]
+            intervals = []
+        else:
+            pairs = [(e["source"], e["target"]) for e in entries]
+            for entry in entries:
+                pairs += entry["column_pairs"]
+            identifiers = pgloader_loadfile.identifier_case(pairs)
+            intervals = []
+            for entry in entries:
+                udt = {c["name"]: c["udt"] for c in entry["target_columns"]}
+                intervals += [(entry["source"], source) for source, target in entry["column_pairs"]
+                              if udt.get(target) == "interval"]
+        casts = pgloader_loadfile.interval_casts(intervals) + list(params["casts"])
+        text = pgloader_loadfile.build_load_file(
+            params["source"], target_url, include, exclude, mode=params["mode"], identifiers=identifiers,
+            casts=casts, schema=params["schema"], workers=params["workers"], concurrency=params["concurrency"],
+            batch_rows=params["batch_rows"], prefetch_rows=params["prefetch_rows"], gucs=params["settings"])
+    except pgloader_loadfile.LoadFileError as error:
+        raise Failure(str(error))
+    return text, identifiers, ["%s.%s" % pair for pair in sorted(intervals)]
+
+
+# ------------------------------------------------------------------------------------ engines
+
+def pgloader_environment(params, url_env):
+    extra = dict(url_env)
+    if params.get("login_password"):
+        extra["PGPASSWORD"] = params["login_password"]
+    if params.get("ssl_mode") in ("verify-ca", "verify-full") and params.get("ca_cert"):
+        extra["SSL_CERT_FILE"] = params["ca_cert"]
+    return pgloader_runner.child_environment(os.environ, extra)
+
+
+def load_with_pgloader(module, plan, load_file, url_env, binary):
+    """Run pgloader once. Returns {reported: {target: summary entry}, seconds, errors, reject_reasons, ...}."""
+    params = module.params
+    workdir = pgloader_runner.private_workdir()
+    try:
+        root = os.path.join(workdir, "root")
+        os.mkdir(root, 0o700)
+        load_path = pgloader_runner.write_private(os.path.join(workdir, "migrate.load"), load_file)
+        summary_path = os.path.join(workdir, "summary.csv")
+        stdout_path = os.path.join(workdir, "pgloader.out")
+        stderr_path = os.path.join(workdir, "pgloader.err")
+        argv = [binary, "--root-dir", root + os.sep, "--summary", summary_path, "--logfile",
+                os.path.join(workdir, "pgloader.log"), load_path]
+        env = pgloader_environment(params, url_env)
+        try:
+            run = pgloader_runner.run(argv, env, workdir, params["timeout"], stdout_path, stderr_path)
+        except pgloader_runner.RunnerError as error:
+            raise Failure(str(error))
+
+        def hide(text):
+            return scrub(text, params)
+
+        errors = pgloader_runner.error_lines(stdout_path, scrub=hide) + pgloader_runner.error_lines(stderr_path, scrub=hide)
+        outcome = {"seconds": run["seconds"], "errors": errors[:10], "timed_out": run["timed_out"], "rc": run["rc"]}
+        if run["timed_out"]:
+            raise Failure("pgloader did not finish within timeout=%d seconds and was killed (SIGKILL to its process "
+                          "group %d); the target holds a partial load: drop the database (or re-run with "
+                          "truncate: true) and raise timeout" % (params["timeout"], run["pid"]),
+                          timed_out=True, pgloader_errors=outcome["errors"], load_seconds=run["seconds"])
+        if run["rc"] != 0:
+            raise Failure("pgloader failed with exit code %s: %s" % (
+                run["rc"], " | ".join(errors[:5]) or pgloader_runner.tail(stderr_path, 600, hide)
+                or pgloader_runner.tail(stdout_path, 600, hide)),
+                pgloader_errors=outcome["errors"], load_seconds=run["seconds"])
+        try:
+            entries = pgloader_summary.read_summary(summary_path)
+        except pgloader_summary.SummaryError as error:
+            raise Failure("%s. pgloader said: %s" % (error, " | ".join(errors[:5]) or "nothing"),
+                          pgloader_errors=outcome["errors"], load_seconds=run["seconds"])
+        targets = [entry["target"] for entry in plan["tables"]]
+        outcome["reported"] = pgloader_summary.table_entries(entries, targets)
+        names = targets + [entry["source"] for entry in plan["tables"]]
+        reasons = pgloader_summary.read_reject_reasons(root, names, limit=max(0, params["max_reject_reasons"]))
+        by_lower = {}
+        for entry in plan["tables"]:
+            by_lower[entry["target"].lower()] = entry["source"]
+            by_lower[entry["source"].lower()] = entry["source"]
+        outcome["reject_reasons"] = {by_lower.get(k.lower(), k): [hide(r) for r in v] for k, v in reasons.items()}
+        return outcome
+    finally:
+        pgloader_runner.remove_workdir(workdir)
+
+
+ENGINES = {"pgloader": load_with_pgloader}
+
+
+# ------------------------------------------------------------------------------------ verification
+
+def verify(module, conn, sconn, plan, outcome, fks_before):
+    """Counts on both sides, foreign keys; returns the result dict or raises Failure."""
+    params = module.params
+    schema = params["schema"]
+    result = {}
+    with conn.cursor() as cur:
+        target_counts = load_verify.count_target(cur, schema, [e["target"] for e in plan["tables"]])
+        fks_after = catalog.foreign_keys(cur, schema)
+    source_counts = {e["source"]: sqlite_source.count_rows(sconn, e["source"]) for e in plan["tables"]}
+    tables = load_verify.table_results(plan["tables"], source_counts, target_counts, outcome["reported"])
+    result["tables"] = tables
+    result["rows"] = sum(t["target_rows"] or 0 for t in tables)
+    result["rejected_rows"] = sum(t["rejected"] or 0 for t in tables)
+    result["reject_reasons"] = outcome.get("reject_reasons", {})
+    result["pgloader_errors"] = outcome.get("errors", [])
+    changed_fks = load_verify.foreign_key_changes(fks_before, fks_after)
+    restored, queries, fk_errors = [], [], []
+    if changed_fks:
+        conn.autocommit = False
+        try:
+            restored, queries, fk_errors = load_verify.restore_foreign_keys(conn, schema, changed_fks)
+        finally:
+            conn.autocommit = True
+    result["foreign_keys_restored"] = restored
+    result["executed_queries"] = queries
+    problems, tolerated = load_verify.shortfalls(tables, params["max_rejected_rows"])
+    for name, error in fk_errors:
+        problems.append("foreign key %s was dropped by pgloader and cannot be re-created: %s"
+                        % (name, scrub(error, params)))
+    for line in tolerated:
+        if "did not report" in line:
+            module.warn(line)
+        else:
+            module.warn("rows missing in the target (within max_rejected_rows=%d): %s"
+                        % (params["max_rejected_rows"], line))
+    if restored:
+        module.warn("pgloader did not restore foreign keys %s; the module re-created them" % ", ".join(restored))
+    if problems:
+        reasons = ["%s: %s" % (table, items[0]) for table, items in sorted(result["reject_reasons"].items()) if items]
+        detail = reasons[:5] or result["pgloader_errors"][:3]
+        raise Failure("pgloader exited 0 but the load is incomplete - %s%s" % (
+            "; ".join(problems), (". First reasons: " + " | ".join(detail)) if detail else ""), **result)
+    return result
+
+
+# ------------------------------------------------------------------------------------ main
+
+def base_result(module, plan, load_file, identifiers, intervals, version):
+    return dict(
+        changed=False, engine=module.params["engine"], load_file=load_file, identifiers=identifiers,
+        interval_columns=intervals, pgloader_version=version, problems=plan.get("problems", []),
+        skipped_tables=plan.get("skipped", []), excluded=plan.get("excluded", []), timed_out=False,
+        preflight_seconds=plan.get("preflight_seconds", 0.0), load_seconds=0.0, rejected_rows=0,
+        reject_reasons={}, pgloader_errors=[], foreign_keys_restored=[], executed_queries=[],
+        tables=[{"name": e["source"], "target": e["target"], "source_rows": e.get("rows")} for e in plan.get("tables", [])],
+        rows=sum(e.get("rows") or 0 for e in plan.get("tables", [])),
+    )
+
+
+def execute(module, started, result):
+    params = module.params
+    binary = find_pgloader(module)
+    result["pgloader_version"] = pgloader_version(module, binary)
+    sconn = open_source(params["source"])
+    conn = connect(module, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            plan = make_plan(module, sconn, cur)
+        url, url_env = pgloader_loadfile.target_url(params)
+        load_file, identifiers, intervals = build_load_file(module, plan, url)
+        result.update(base_result(module, plan, load_file, identifiers, intervals, result["pgloader_version"]))
+        for warning in plan.get("warnings", []):
+            module.warn(warning)
+        if plan["problems"]:
+            raise Failure("nothing was loaded: the preflight found %d problem(s) in %s: %s" % (
+                len(plan["problems"]), params["source"], preflight_checks.summarize(plan["problems"])))
+        if module.check_mode:
+            result["changed"] = True
+            return result
+        with conn.cursor() as cur:
+            fks_before = catalog.foreign_keys(cur, params["schema"]) if params["mode"] == "data_only" else []
+        result["changed"] = True
+        outcome = ENGINES[params["engine"]](module, plan, load_file, url_env, binary)
+        result["load_seconds"] = outcome["seconds"]
+        result.update(verify(module, conn, sconn, plan, outcome, fks_before))
+        return result
+    finally:
+        conn.close()
+        sconn.close()
+        result["seconds"] = round(time.monotonic() - started, 3)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    ensure_psycopg2(module)
+    for option in ("workers", "concurrency", "batch_rows", "prefetch_rows"):
+        if module.params[option] < 1:
+            module.fail_json(msg="%s must be at least 1" % option)
+    started = time.monotonic()
+    result = {"changed": False, "pgloader_version": None}
+    try:
+        execute(module, started, result)
+    except Failure as failure:
+        result.update(failure.result)
+        result["seconds"] = round(time.monotonic() - started, 3)
+        module.fail_json(msg=scrub(str(failure), module.params), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

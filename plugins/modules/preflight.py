@@ -1,0 +1,318 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgmigrate.django contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: preflight
+short_description: Find everything that would make a SQLite to PostgreSQL load fail or alter data
+version_added: 0.1.0
+author:
+  - pgmigrate.django contributors (@pgmigrate)
+description:
+  - Compares a SQLite database with the PostgreSQL schema it is about to be loaded into, and scans every
+    value that is going to be copied, changing nothing on either side.
+  - Reports, naming table, column and count, NUL bytes in TEXT (PostgreSQL cannot store them and pgloader
+    silently cuts the value), invalid UTF-8 (pgloader stops the table and still exits 0), text longer than
+    the target's C(varchar(n)), integers outside the target column's range, text that is not a number in
+    numeric columns, booleans other than 0 and 1, invalid JSON and the C(\u0000) escape C(jsonb) refuses,
+    invalid UUIDs, NULL in NOT NULL columns, foreign key orphans (C(PRAGMA foreign_key_check)),
+    C(PRAGMA integrity_check) failures, tables and columns that exist on one side only, and target tables
+    that already hold rows.
+  - SQLite internals (C(sqlite_sequence), C(sqlite_stat*)) and FTS/R*Tree virtual tables with their shadow
+    tables are never data to copy; they are listed in RV(skipped_tables).
+  - With O(fail_on_problems=true) (the default) the task fails with every problem at once; the playbook
+    runs it before the application is stopped.
+  - The scan streams (SQLite aggregates each table in one pass) and opens the SQLite file read-only; a
+    missing file is reported, never created.
+extends_documentation_fragment:
+  - pgmigrate.django.connection
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change without changing it.
+    support: full
+    details: The module never changes anything; it runs the same in check mode.
+  diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
+    support: none
+  platform:
+    description: The systems the module can run on.
+    support: full
+    platforms: posix
+options:
+  source:
+    description:
+      - Path of the SQLite database file on the host that runs the module.
+    type: path
+    required: true
+  schema:
+    description:
+      - The target schema holding the tables created by the application's C(manage.py migrate).
+    type: str
+    default: public
+  include_tables:
+    description:
+      - Check only these SQLite tables (exact names). Every name must exist.
+      - Empty means every table except O(exclude_tables).
+    type: list
+    elements: str
+    default: []
+  exclude_tables:
+    description:
+      - SQLite (or target) tables to leave out (exact names). Every name must exist, except
+        V(django_migrations), which the target's own C(migrate) fills.
+    type: list
+    elements: str
+    default: [django_migrations]
+  integrity_check:
+    description:
+      - V(full) runs C(PRAGMA integrity_check), V(quick) the faster C(PRAGMA quick_check) (no index
+        content check), V(none) skips it.
+    type: str
+    choices: [full, quick, none]
+    default: full
+  check_values:
+    description:
+      - Scan the values (NUL, UTF-8, lengths, ranges, types). V(false) keeps only the structure,
+        integrity and foreign key checks.
+    type: bool
+    default: true
+  check_foreign_keys:
+    description:
+      - Run C(PRAGMA foreign_key_check) on every checked table.
+    type: bool
+    default: true
+  target_must_be_empty:
+    description:
+      - Report target tables that already hold rows (except O(prefilled_tables)).
+      - Set V(false) when the load is going to replace them (the M(pgmigrate.django.pgloader) option
+        O(pgmigrate.django.pgloader#module:truncate)).
+    type: bool
+    default: true
+  prefilled_tables:
+    description:
+      - Target tables that C(manage.py migrate) fills by itself (content types, permissions, the default
+        site). Their rows do not count as data already in the target; the load replaces them.
+    type: list
+    elements: str
+    default: [django_content_type, auth_permission, django_site]
+  max_examples:
+    description:
+      - How many example keys (primary key values, or rowids) to return per problem.
+    type: int
+    default: 3
+  fail_on_problems:
+    description:
+      - Fail the task when any problem is found, listing all of them.
+      - With V(false) the problems are only returned.
+    type: bool
+    default: true
+notes:
+  - The SQLite file is opened read-only (C(mode=ro)); the target is only read through C(pg_catalog) and
+    C(SELECT EXISTS) per table.
+seealso:
+  - module: pgmigrate.django.pgloader
+  - name: SQLite PRAGMA foreign_key_check
+    description: How SQLite finds rows whose parent row is missing.
+    link: https://www.sqlite.org/pragma.html#pragma_foreign_key_check
+"""
+
+EXAMPLES = r"""
+- name: Check the SQLite data against the schema made by migrate, before stopping the app
+  pgmigrate.django.preflight:
+    source: /srv/app/db.sqlite3
+    login_host: db.example.com
+    login_user: app_owner
+    login_password: "{{ vault_app_owner_password }}"
+    login_db: app
+    ssl_mode: verify-full
+    ca_cert: /etc/ssl/certs/pgmigrate-ca.crt
+
+- name: Collect the problems without failing (for a report)
+  pgmigrate.django.preflight:
+    source: /srv/app/db.sqlite3
+    login_host: db.example.com
+    login_user: app_owner
+    login_password: "{{ vault_app_owner_password }}"
+    login_db: app
+    integrity_check: quick
+    fail_on_problems: false
+  register: preflight
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ preflight.problems | map(attribute='message') | list }}"
+"""
+
+RETURN = r"""
+problems:
+  description:
+    - Every problem found, in the order tables, integrity, values, foreign keys, target rows.
+    - C(check) is one of V(target_schema_empty), V(missing_target_table), V(missing_source_table),
+      V(missing_target_column), V(target_column_required), V(integrity_check), V(unreadable_table),
+      V(nul_byte), V(invalid_utf8), V(too_long), V(out_of_range), V(not_integer), V(not_numeric),
+      V(not_boolean), V(invalid_json), V(json_nul_escape), V(invalid_uuid), V(null_in_not_null),
+      V(fk_orphans), V(target_not_empty).
+    - C(examples) (when known) holds the primary key (or rowid) values of the first offending rows.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - check: nul_byte
+      table: inventory_item
+      column: name
+      count: 2
+      message: "inventory_item.name: 2 value(s) contain a NUL byte; PostgreSQL text cannot hold it ..."
+      examples: {key: id, values: [17, 52]}
+problem_count:
+  description: Number of entries in RV(problems).
+  returned: always
+  type: int
+  sample: 0
+tables:
+  description: The SQLite tables checked, with their target table and row count.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: Album, target: Album, source_rows: 347, target_has_rows: false}
+skipped_tables:
+  description: SQLite tables that are never copied (internals, virtual tables, shadow tables) and why.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: sqlite_sequence, reason: SQLite internal table}
+excluded:
+  description: Tables left out by O(exclude_tables) that exist on either side.
+  returned: always
+  type: list
+  elements: str
+  sample: [django_migrations]
+source_only:
+  description: Checked SQLite tables without a target table.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+target_only:
+  description: Target tables without a SQLite table (within the selection).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+target_nonempty:
+  description: Checked target tables that already hold rows (O(prefilled_tables) included).
+  returned: always
+  type: list
+  elements: str
+  sample: [django_content_type, auth_permission]
+rows:
+  description: Total number of rows in the checked SQLite tables.
+  returned: always
+  type: int
+  sample: 15607
+seconds:
+  description: How long the checks took.
+  returned: always
+  type: float
+  sample: 0.84
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgmigrate.django.plugins.module_utils import preflight_checks, sqlite_source
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
+    connect, ensure_psycopg2, postgres_argument_spec, scrub,
+)
+
+
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
+        source=dict(type="path", required=True),
+        schema=dict(type="str", default="public"),
+        include_tables=dict(type="list", elements="str", default=[]),
+        exclude_tables=dict(type="list", elements="str", default=list(preflight_checks.DEFAULT_EXCLUDE)),
+        integrity_check=dict(type="str", default="full", choices=["full", "quick", "none"]),
+        check_values=dict(type="bool", default=True),
+        check_foreign_keys=dict(type="bool", default=True),
+        target_must_be_empty=dict(type="bool", default=True),
+        prefilled_tables=dict(type="list", elements="str", default=list(preflight_checks.PREFILLED_TABLES)),
+        max_examples=dict(type="int", default=3),
+        fail_on_problems=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def open_source(module):
+    try:
+        return sqlite_source.open_readonly(module.params["source"], raw_text=True)
+    except sqlite_source.SourceError as error:
+        module.fail_json(msg=str(error))
+    return None
+
+
+def run(module, sconn, cur):
+    params = module.params
+    try:
+        return preflight_checks.run_preflight(
+            sconn, cur, schema=params["schema"], include=params["include_tables"],
+            exclude=params["exclude_tables"], integrity=params["integrity_check"], values=params["check_values"],
+            foreign_keys=params["check_foreign_keys"], target_must_be_empty=params["target_must_be_empty"],
+            prefilled=params["prefilled_tables"], max_examples=max(0, params["max_examples"]))
+    except preflight_checks.PreflightError as error:
+        module.fail_json(msg=str(error))
+    except sqlite_source.sqlite3.DatabaseError as error:
+        module.fail_json(msg="cannot read the SQLite file %s: %s (is it corrupt? check it with "
+                         "`sqlite3 FILE 'PRAGMA integrity_check'`)" % (params["source"], error))
+    return None
+
+
+def result_from(plan):
+    result = dict(
+        changed=False,
+        problems=plan["problems"],
+        problem_count=len(plan["problems"]),
+        tables=preflight_checks.public_tables(plan),
+        skipped_tables=plan["skipped"],
+        excluded=plan["excluded"],
+        source_only=plan["source_only"],
+        target_only=plan["target_only"],
+        target_nonempty=plan["target_nonempty"],
+        rows=sum(plan["source_rows"].values()),
+        seconds=plan["seconds"],
+    )
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    ensure_psycopg2(module)
+    sconn = open_source(module)
+    conn = connect(module, autocommit=False)
+    try:
+        conn.set_session(readonly=True)
+        with conn.cursor() as cur:
+            plan = run(module, sconn, cur)
+    except Exception as error:  # psycopg2 errors while reading the catalog: say so, without the password
+        module.fail_json(msg="preflight failed while reading the target: %s" % scrub(error, module.params))
+    finally:
+        conn.rollback()
+        conn.close()
+        sconn.close()
+    for warning in plan["warnings"]:
+        module.warn(warning)
+    result = result_from(plan)
+    if result["problems"] and module.params["fail_on_problems"]:
+        module.fail_json(
+            msg="preflight found %d problem(s) in %s: %s" % (
+                len(result["problems"]), module.params["source"], preflight_checks.summarize(result["problems"])),
+            **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
