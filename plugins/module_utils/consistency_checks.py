@@ -176,7 +176,7 @@ class Checker(object):
             self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(savepoint))
         except (psycopg2.Error, sqlite3.Error) as error:
             self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(savepoint))
-            entry["content_error"] = _one_line(error)
+            entry["error"] = _one_line(error)
             self.problems.append("table %s: content could not be compared: %s (run pgmigrate.django.preflight on "
                                  "the source)" % (source_table, _one_line(error)))
             return
@@ -329,9 +329,9 @@ class Checker(object):
             width = len(fk["columns"])
             wanted = set(fk["columns"])
             if not any(set(index[:width]) == wanted for index in indexes.get(fk["table"], [])):
-                self.warnings.append("table %s: foreign key column(s) %s have no index (joins and deletes of %s "
-                                     "rows scan the whole table)" % (fk["table"], ", ".join(fk["columns"]),
-                                                                      fk["ref_table"]))
+                self.warnings.append(
+                    "table %s: foreign key column(s) %s have no index (joins and deletes of %s rows scan the "
+                    "whole table)" % (fk["table"], ", ".join(fk["columns"]), fk["ref_table"]))
 
     # ------------------------------------------------------------ all together
 

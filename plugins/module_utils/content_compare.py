@@ -320,11 +320,11 @@ def merge_compare(spec, source_rows, target_rows, result):
                 t = next(tgt, None)
                 if s is not None:
                     previous, sk = sk, source_key(s)
-                    if not sk > previous:
+                    if sk <= previous:
                         raise OrderError("SQLite keys out of order at %r" % (sk,))
                 if t is not None:
                     previous, tk = tk, target_key(t)
-                    if not tk > previous:
+                    if tk <= previous:
                         raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
             elif sk < tk:
                 result.add_missing(keys_of(sk), s)
@@ -332,7 +332,7 @@ def merge_compare(spec, source_rows, target_rows, result):
                 s = next(src, None)
                 if s is not None:
                     previous, sk = sk, source_key(s)
-                    if not sk > previous:
+                    if sk <= previous:
                         raise OrderError("SQLite keys out of order at %r" % (sk,))
             else:
                 result.add_extra(keys_of(tk), t)
@@ -340,7 +340,7 @@ def merge_compare(spec, source_rows, target_rows, result):
                 t = next(tgt, None)
                 if t is not None:
                     previous, tk = tk, target_key(t)
-                    if not tk > previous:
+                    if tk <= previous:
                         raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
         while s is not None:
             result.add_missing(keys_of(sk), s)
@@ -348,7 +348,7 @@ def merge_compare(spec, source_rows, target_rows, result):
             s = next(src, None)
             if s is not None:
                 previous, sk = sk, source_key(s)
-                if not sk > previous:
+                if sk <= previous:
                     raise OrderError("SQLite keys out of order at %r" % (sk,))
         while t is not None:
             result.add_extra(keys_of(tk), t)
@@ -356,7 +356,7 @@ def merge_compare(spec, source_rows, target_rows, result):
             t = next(tgt, None)
             if t is not None:
                 previous, tk = tk, target_key(t)
-                if not tk > previous:
+                if tk <= previous:
                     raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
     except (TypeError, ValueError) as error:
         # Keys of different types (text in an integer key) or a key that cannot be converted.
@@ -585,8 +585,7 @@ class Prefetch(object):
                 return
             if isinstance(item, BaseException):
                 raise item
-            for row in item:
-                yield row
+            yield from item
 
     def close(self):
         self._stop.set()
@@ -600,8 +599,7 @@ class Prefetch(object):
 
 def _flatten(batches):
     for batch in batches:
-        for row in batch:
-            yield row
+        yield from batch
 
 
 class Streams(object):

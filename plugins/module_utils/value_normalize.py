@@ -180,21 +180,26 @@ def canon_bool_target(value):
     return None if value is None else int(value)
 
 
+def _float_text(number):
+    # repr is exact for doubles; NaN equals NaN here, and -0.0 equals 0.0 (as `==` says).
+    return "0.0" if number == 0 else repr(number)
+
+
 def canon_float_source(value):
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(float(value))
+        return _float_text(float(value))
     if isinstance(value, (str, bytes)):
         try:
-            return repr(float(_text(value)))
+            return _float_text(float(_text(value)))
         except ValueError:
             return _bad(value)
     return _bad(value)
 
 
 def canon_float_target(value):
-    return None if value is None else repr(float(value))
+    return None if value is None else _float_text(float(value))
 
 
 # ---------------------------------------------------------------- numeric

@@ -9,9 +9,10 @@ DOCUMENTATION = r"""
 module: consistency_check
 short_description: Prove that a PostgreSQL database is an exact copy of a SQLite database
 version_added: 0.1.0
-author: pgmigrate.django contributors
+author:
+  - pgmigrate.django contributors (@pgmigrate)
 description:
-  - Compares a SQLite database with its copy in a PostgreSQL schema and lists every difference:
+  - Compares a SQLite database with its copy in a PostgreSQL schema and lists every difference, namely
     tables and columns on one side only, row counts, every value of every row, sequences behind the
     copied ids, foreign keys missing or broken, and (as warnings) missing indexes and primary keys.
   - Works on any SQLite to PostgreSQL copy (pgloader, C(COPY), Django C(dumpdata)/C(loaddata)),
@@ -47,7 +48,7 @@ options:
       - V(tables) - every SQLite table (FTS/virtual, shadow and C(sqlite_*) tables are skipped) has a
         PostgreSQL table and the other way round.
       - V(columns) - the same columns on both sides.
-      - V(row_counts) - C(count(*)) on both sides.
+      - V(row_counts) - C(count) of the rows on both sides.
       - V(content) - every value of every row (see the description).
       - V(sequences) - every sequence of a serial or identity column hands out a value above the
         column's maximum and above SQLite's C(sqlite_sequence) for the table.
@@ -102,11 +103,15 @@ extends_documentation_fragment:
   - pgmigrate.django.connection
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: The module never changes anything; it runs the same way in check mode.
   diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
   platform:
+    description: The systems the module can run on.
+    support: full
     platforms: posix
 notes:
   - The role needs C(SELECT) on the tables and sequences of O(schema); the owner or a read-only role will do.

@@ -9,18 +9,19 @@ DOCUMENTATION = r"""
 module: reset_sequences
 short_description: Move the sequences of serial and identity columns past the copied ids
 version_added: 0.1.0
-author: pgmigrate.django contributors
+author:
+  - pgmigrate.django contributors (@pgmigrate)
 description:
   - After rows were copied into PostgreSQL with their ids (pgloader, C(COPY)), the sequences
     behind the id columns still stand at their start, and the first insert by the application
     fails with a duplicate key. This module moves every sequence owned by a C(serial) or
     C(identity) column (Django 4.1 and later use identity columns, which pgloader's own reset
-    ignores) of O(schema) to the larger of C(max(column)) and, when O(source) is given, SQLite's
+    ignores) of O(schema) to the larger of the column maximum (C(max)) and, when O(source) is given, SQLite's
     C(sqlite_sequence) value for the table, so ids deleted at the top in SQLite are never reused.
   - A sequence of an empty table (and no C(sqlite_sequence) entry) is restarted at its start value
-    (C(is_called) false): the next insert gets the start value.
+    (C(is_called) false), so the next insert gets the start value.
   - Every change is made in one transaction with C(ALTER SEQUENCE ... RESTART), which, unlike
-    C(setval()) alone, is undone by a rollback; the tables are locked against writers (C(SHARE)
+    C(setval) alone, is undone by a rollback; the tables are locked against writers (C(SHARE)
     mode) while the maximum ids are read. Either all sequences move or none does.
   - A sequence counts as changed only when the value the next insert gets moves. A second run
     reports no change.
@@ -52,17 +53,21 @@ extends_documentation_fragment:
   - pgmigrate.django.connection
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reads the sequences and reports the moves and the SQL that would run; moves nothing.
   diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: full
     details: The next value of every sequence that moves, before and after.
   platform:
+    description: The systems the module can run on.
+    support: full
     platforms: posix
 notes:
   - RV(sequences[].before) and RV(sequences[].after) are the values the next insert gets
-    (C(nextval())), which is one more than the highest id in use for an ascending sequence.
-  - Descending sequences (negative increment) are handled with C(min(column)).
+    (C(nextval)), which is one more than the highest id in use for an ascending sequence.
+  - Descending sequences (negative increment) are handled with the column minimum (C(min)).
 seealso:
   - module: pgmigrate.django.pgloader
   - module: pgmigrate.django.consistency_check

@@ -101,11 +101,11 @@ def manage(*args, sqlite_path=None, database_url=None, workdir, timeout=900):
 
 
 def interval_columns(target):
-    return [(table, column) for table, column in target.query(
+    return list(target.query(
         "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
         " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid"
         " WHERE n.nspname = 'public' AND c.relkind = 'r' AND t.typname = 'interval' AND a.attnum > 0"
-        " AND NOT a.attisdropped ORDER BY 1, 2")]
+        " AND NOT a.attisdropped ORDER BY 1, 2"))
 
 
 def run_pgloader(source, target, quote_identifiers=False, exclude=("django_migrations",)):
