@@ -167,15 +167,22 @@ class Checker(object):
         target_key = catalog.target_primary_key(self.cur, self.schema, target_table)
         spec = plan_table(source_table, target_table, self.schema, source_columns, target_columns, target_key,
                           primary_key(source_columns))
-        self._savepoints += 1
-        savepoint = sql.Identifier("pgmigrate_check_%d" % self._savepoints)
-        self.cur.execute(sql.SQL("SAVEPOINT {}").format(savepoint))
         try:
-            result, seconds = compare_table(self.sqlite, self.pg, spec, self.max_reported, self.report_values,
-                                            self.batch_rows, self.prefetch)
-            self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(savepoint))
+            try:
+                result, seconds = self._compare_in_savepoint(spec)
+            except sqlite3.OperationalError as error:
+                if "decode" not in str(error):
+                    raise
+                # Invalid UTF-8 in SQLite: compare again keeping the undecodable bytes, so the rows that
+                # hold them are named (they cannot be in PostgreSQL as they are).
+                self.problems.append("table %s: SQLite holds text that is not valid UTF-8 (%s)"
+                                     % (source_table, _one_line(error)))
+                self.sqlite.text_factory = _lenient_text
+                try:
+                    result, seconds = self._compare_in_savepoint(spec)
+                finally:
+                    self.sqlite.text_factory = str
         except (psycopg2.Error, sqlite3.Error) as error:
-            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(savepoint))
             entry["error"] = _one_line(error)
             self.problems.append("table %s: content could not be compared: %s (run pgmigrate.django.preflight on "
                                  "the source)" % (source_table, _one_line(error)))
@@ -189,6 +196,20 @@ class Checker(object):
         entry.update(content)
         entry["content_seconds"] = round(seconds, 3)
         self.problems.extend(result.problems())
+
+    def _compare_in_savepoint(self, spec):
+        """compare_table() in a savepoint: a failing PostgreSQL read does not end the other checks."""
+        self._savepoints += 1
+        savepoint = sql.Identifier("pgmigrate_check_%d" % self._savepoints)
+        self.cur.execute(sql.SQL("SAVEPOINT {}").format(savepoint))
+        try:
+            outcome = compare_table(self.sqlite, self.pg, spec, self.max_reported, self.report_values,
+                                    self.batch_rows, self.prefetch)
+        except Exception:
+            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(savepoint))
+            raise
+        self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(savepoint))
+        return outcome
 
     # ------------------------------------------------------------ sequences
 
@@ -366,6 +387,10 @@ class Checker(object):
             seconds=round(time.monotonic() - started, 3),
         )
         return result
+
+
+def _lenient_text(value):
+    return value.decode("utf-8", "surrogateescape")
 
 
 def _one_line(error):
