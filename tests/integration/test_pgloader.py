@@ -1,0 +1,353 @@
+"""pgmigrate.django.pgloader against the real PostgreSQL and the real pgloader, run through Ansible.
+
+Covers the issue's "done when": the demo app's data reads back equal through the Django ORM
+after a load into the schema made by its own `migrate`; Chinook (mixed-case names) loads exactly;
+bad-utf8.db, type-mismatch.db and a NUL byte never pass silently; no password in `ps` or in
+`-vvv` output; check mode changes nothing; a timeout kills pgloader; bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import decimal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from loadhelpers import (
+    CHINOOK_DDL, CHINOOK_TABLES, foreign_keys, make_demo_source, migrate_target, orm_dump,
+    pgloader_processes, private_admin, snapshot, sqlite_counts, writable_copy,
+)
+
+pytestmark = pytest.mark.integration
+
+DEMO_TABLES = ["auth_group", "auth_group_permissions", "auth_permission", "auth_user", "auth_user_groups",
+               "auth_user_user_permissions", "django_admin_log", "django_content_type", "django_session",
+               "inventory_category", "inventory_event", "inventory_item", "inventory_item_tags", "inventory_tag"]
+BIG_ROWS = 300000
+
+
+@pytest.fixture(scope="module")
+def pg_admin(pg_admin):
+    """This process's own superuser: see loadhelpers.private_admin (concurrent sessions re-key the shared one)."""
+    return private_admin(pg_admin)
+
+
+@pytest.fixture
+def demo_target(pg_target, demo_workdir):
+    migrate_target(demo_workdir, pg_target)
+    return pg_target
+
+
+@pytest.fixture(scope="module")
+def big_source(tmp_path_factory, demo_workdir):
+    """A demo file big enough that pgloader runs for several seconds."""
+    return make_demo_source(demo_workdir, tmp_path_factory.mktemp("big") / "big.sqlite3", BIG_ROWS)
+
+
+def load(ansible, target, source, _check=False, **options):
+    args = dict(target.params, source=str(source))
+    args.update(options)
+    return ansible.module("pgloader", args, check=_check)
+
+
+# ------------------------------------------------------------------ the demo app, end to end
+
+def test_demo_loads_and_reads_back_equal_through_the_orm(ansible, demo_target, demo_source, demo_workdir, tmp_path):
+    fks_before = foreign_keys(demo_target)
+    migrations_before = demo_target.scalar("SELECT count(*) FROM django_migrations")
+    result = load(ansible, demo_target, demo_source)
+    assert result.rc == 0 and not result.failed, result.output[-4000:]
+    res = result.result
+    assert res["changed"] is True
+    expected = sqlite_counts(demo_source, DEMO_TABLES)
+    assert {t["name"]: t["target_rows"] for t in res["tables"]} == expected
+    assert all(t["source_rows"] == t["target_rows"] == t["imported"] == t["read"] and t["rejected"] == 0
+               for t in res["tables"])
+    assert res["rows"] == sum(expected.values()) and res["rejected_rows"] == 0
+    assert res["interval_columns"] == ["inventory_item.warranty"] and res["identifiers"] == "downcase"
+    assert "set timezone to 'utc'" in res["load_file"].lower().replace("\n", " ").replace("  ", " ")
+    assert demo_target.password not in res["load_file"]
+    assert res["excluded"] == ["django_migrations"]
+    assert {s["name"] for s in res["skipped_tables"]} == {"sqlite_sequence"}
+    # pgloader drops the foreign keys for the load; they are back, exactly as migrate made them
+    assert foreign_keys(demo_target) == fks_before and res["foreign_keys_restored"] == []
+    assert demo_target.scalar("SELECT count(*) FROM django_migrations") == migrations_before
+
+    # Every value, read through the ORM on both sides (JSON, UUID, Duration, datetimes, Decimal, bytes).
+    sqlite_dump, pg_dump = tmp_path / "sqlite.jsonl", tmp_path / "pg.jsonl"
+    counts_sqlite = orm_dump(demo_workdir, sqlite_dump, sqlite_path=demo_source)
+    counts_pg = orm_dump(demo_workdir, pg_dump, database_url=demo_target.database_url)
+    assert counts_sqlite == counts_pg and counts_sqlite["inventory_item"] > 1000
+    with open(sqlite_dump, encoding="utf-8") as left, open(pg_dump, encoding="utf-8") as right:
+        for number, (a, b) in enumerate(zip(left, right), start=1):
+            assert a == b, "row %d differs:\nSQLite:     %s\nPostgreSQL: %s" % (number, a[:800], b[:800])
+
+    # A second run refuses to overwrite the data, changing nothing ...
+    before = snapshot(demo_target)
+    again = load(ansible, demo_target, demo_source)
+    assert again.failed and "already holds rows" in again.result["msg"] and "truncate: true" in again.result["msg"]
+    assert again.result["changed"] is False and snapshot(demo_target) == before
+    # ... and replaces it when asked to, ending with the same content.
+    forced = load(ansible, demo_target, demo_source, truncate=True)
+    assert forced.rc == 0 and not forced.failed, forced.output[-3000:]
+    assert snapshot(demo_target) == before
+
+
+def test_check_mode_plans_and_changes_nothing(ansible, demo_target, demo_source):
+    before = snapshot(demo_target)
+    result = load(ansible, demo_target, demo_source, _check=True)
+    assert result.rc == 0 and not result.failed, result.output[-3000:]
+    res = result.result
+    assert res["changed"] is True and res["load_seconds"] == 0
+    assert "LOAD DATABASE" in res["load_file"] and "data only" in res["load_file"]
+    assert {t["name"]: t["source_rows"] for t in res["tables"]} == sqlite_counts(demo_source, DEMO_TABLES)
+    assert snapshot(demo_target) == before
+    assert before["counts"]["inventory_item"] == 0
+
+
+# ------------------------------------------------------------------ other real databases
+
+def test_chinook_loads_exactly_with_mixed_case_names(ansible, pg_target, testdata):
+    source = testdata("Chinook_Sqlite.sqlite")
+    conn = pg_target.connect()
+    with conn.cursor() as cur:
+        cur.execute(CHINOOK_DDL)
+    conn.close()
+    result = load(ansible, pg_target, source)
+    assert result.rc == 0 and not result.failed, result.output[-3000:]
+    res = result.result
+    assert res["identifiers"] == "quote" and res["excluded"] == []
+    assert {t["name"]: t["target_rows"] for t in res["tables"]} == sqlite_counts(source, CHINOOK_TABLES)
+    assert res["rows"] == 15607
+    # Exactly: every value of every table, in primary key order.
+    src = sqlite3.connect("file:%s?mode=ro" % source, uri=True)
+    for table in CHINOOK_TABLES:
+        columns = [row[1] for row in src.execute('PRAGMA table_info("%s")' % table)]
+        order = ", ".join('"%s"' % c for c in columns)
+        expected = src.execute('SELECT %s FROM "%s" ORDER BY %s' % (order, table, order)).fetchall()
+        actual = pg_target.query('SELECT %s FROM "%s" ORDER BY %s' % (order, table, order))
+        assert len(actual) == len(expected)
+        for left, right in zip(expected, actual):
+            assert tuple(_chinook_value(v) for v in left) == tuple(_chinook_value(v) for v in right), table
+
+
+def _chinook_value(value):
+    """SQLite keeps NUMERIC(10,2) as REAL and DATETIME as text: compare as decimal and ISO text."""
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value)).quantize(decimal.Decimal("0.01"))
+    if isinstance(value, decimal.Decimal):
+        return value.quantize(decimal.Decimal("0.01"))
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ")
+    return value
+
+
+@pytest.mark.parametrize("name, ddl, table, column, counts", [
+    ("bad-utf8.db", "CREATE TABLE files (id integer PRIMARY KEY, filename text)", "files", "filename",
+     "files: SQLite 3 rows"),
+    ("type-mismatch.db", "CREATE TABLE products (id integer PRIMARY KEY, name text NOT NULL, qty integer NOT NULL)",
+     "products", "qty", "products: SQLite 3 rows, read 3, imported 2, target 2 (1 missing)"),
+])
+def test_broken_sources_never_load_silently(ansible, pg_target, testdata, name, ddl, table, column, counts):
+    source = testdata(name)
+    pg_target.query(ddl)
+    # The preflight refuses before anything is written ...
+    refused = load(ansible, pg_target, source)
+    assert refused.failed and refused.result["changed"] is False
+    assert "nothing was loaded" in refused.result["msg"]
+    problems = refused.result["problems"]
+    assert [(p["table"], p["column"], p["count"]) for p in problems] == [(table, column, 1)]
+    assert "%s.%s: 1 value(s)" % (table, column) in refused.result["msg"]
+    assert pg_target.scalar("SELECT count(*) FROM %s" % table) == 0
+    # ... and without it, pgloader exits 0 but the counts on both sides fail the task.
+    loaded = load(ansible, pg_target, source, preflight=False)
+    assert loaded.failed and loaded.result["changed"] is True
+    assert "pgloader exited 0 but the load is incomplete" in loaded.result["msg"]
+    assert counts in loaded.result["msg"]
+    short = {t["name"]: (t["source_rows"], t["target_rows"]) for t in loaded.result["tables"]}
+    assert short[table][0] == 3 and short[table][1] < 3
+    assert pg_target.scalar("SELECT count(*) FROM %s" % table) == short[table][1]
+
+
+def test_nul_byte_is_refused_before_loading(ansible, demo_target, demo_source, tmp_path):
+    source = writable_copy(demo_source, tmp_path / "nul.sqlite3")
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE inventory_item SET description = 'before' || char(0) || 'after' WHERE id IN (3, 5)")
+    conn.commit()
+    conn.close()
+    before = snapshot(demo_target)
+    result = load(ansible, demo_target, source)
+    assert result.failed and result.result["changed"] is False
+    nul = [p for p in result.result["problems"] if p["check"] == "nul_byte"]
+    assert [(p["table"], p["column"], p["count"], p["examples"]["values"]) for p in nul] == [
+        ("inventory_item", "description", 2, [3, 5])]
+    assert "inventory_item.description: 2 value(s) contain a NUL byte" in result.result["msg"]
+    assert snapshot(demo_target) == before
+
+
+def test_rejected_rows_are_reported_with_reasons_and_limited(ansible, pg_target, tmp_path):
+    source = tmp_path / "reject.sqlite3"
+    conn = sqlite3.connect(source)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, "x" * (9 if i in (7, 14) else 2)) for i in range(1, 31)])
+    conn.commit()
+    conn.close()
+    pg_target.query("CREATE TABLE t (id integer PRIMARY KEY, code varchar(5))")
+    failed = load(ansible, pg_target, source, preflight=False)
+    assert failed.failed
+    assert "t: SQLite 30 rows, read 30, imported 28, target 28 (2 missing)" in failed.result["msg"]
+    reasons = failed.result["reject_reasons"]["t"]
+    assert len(reasons) == 2 and all("value too long for type character varying(5)" in r for r in reasons)
+    tolerated = load(ansible, pg_target, source, preflight=False, max_rejected_rows=2, truncate=True)
+    assert tolerated.rc == 0 and not tolerated.failed, tolerated.output[-3000:]
+    assert tolerated.result["rejected_rows"] == 2 and len(tolerated.result["reject_reasons"]["t"]) == 2
+    assert any("within max_rejected_rows=2" in w for w in tolerated.result.get("warnings", []))
+    # with the preflight on, the overlong values are named before loading
+    refused = load(ansible, pg_target, source, truncate=True)
+    assert refused.failed and [(p["check"], p["count"], p["examples"]["values"]) for p in refused.result["problems"]] \
+        == [("too_long", 2, [7, 14])]
+
+
+def test_foreign_keys_pgloader_cannot_recreate_fail_the_task(ansible, pg_target, tmp_path):
+    source = tmp_path / "orphans.sqlite3"
+    conn = sqlite3.connect(source)
+    conn.executescript(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));"
+        "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99);")
+    conn.commit()
+    conn.close()
+    pg_target.query("CREATE TABLE parent (id integer PRIMARY KEY);"
+                    "CREATE TABLE child (id integer PRIMARY KEY, parent_id integer"
+                    " CONSTRAINT child_parent_fk REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+    refused = load(ansible, pg_target, source)
+    assert refused.failed and [(p["check"], p["table"], p["count"]) for p in refused.result["problems"]] == [
+        ("fk_orphans", "child", 1)]
+    # Without the preflight pgloader loads the rows, cannot re-create the key and still exits 0.
+    loaded = load(ansible, pg_target, source, preflight=False)
+    assert loaded.failed
+    assert "foreign key child_parent_fk was dropped by pgloader and cannot be re-created" in loaded.result["msg"]
+    assert "is not present in table" in loaded.result["msg"]
+
+
+def test_table_filter_selects_exactly_the_named_tables(ansible, pg_target, tmp_path):
+    source = tmp_path / "like.sqlite3"
+    conn = sqlite3.connect(source)
+    for table in ("app_item", "appXitem", "app_other"):
+        conn.execute('CREATE TABLE "%s" (id INTEGER PRIMARY KEY)' % table)
+        conn.executemany('INSERT INTO "%s" VALUES (?)' % table, [(i,) for i in range(1, 4)])
+    conn.commit()
+    conn.close()
+    pg_target.query('CREATE TABLE app_item (id integer PRIMARY KEY); CREATE TABLE "appXitem" (id integer PRIMARY KEY);'
+                    "CREATE TABLE app_other (id integer PRIMARY KEY)")
+    result = load(ansible, pg_target, source, include_tables=["app_item"])
+    # appXitem has capitals: pgloader keeps them (quote identifiers) for every table
+    assert result.rc == 0 and not result.failed, result.output[-3000:]
+    assert "EXCLUDING TABLE NAMES LIKE 'appXitem'" in result.result["load_file"]
+    assert [t["name"] for t in result.result["tables"]] == ["app_item"]
+    assert pg_target.scalar("SELECT count(*) FROM app_item") == 3
+    assert pg_target.scalar('SELECT count(*) FROM "appXitem"') == 0
+    assert pg_target.scalar("SELECT count(*) FROM app_other") == 0
+
+
+def test_create_schema_mode_loads_into_an_empty_database(ansible, pg_target, testdata):
+    source = testdata("storage.sqlite")
+    result = load(ansible, pg_target, source, mode="create_schema")
+    assert result.rc == 0 and not result.failed, result.output[-3000:]
+    tables = {t["name"]: (t["source_rows"], t["target_rows"]) for t in result.result["tables"]}
+    assert tables and all(s == t for s, t in tables.values())
+    assert sum(s for s, _t in tables.values()) == result.result["rows"] > 0
+
+
+# ------------------------------------------------------------------ bad input: clear error, nothing changed
+
+@pytest.mark.parametrize("case", ["missing", "not_sqlite", "corrupt", "wrong_password", "unreachable", "unknown_table",
+                                  "inexpressible_filter", "no_pgloader"])
+def test_bad_input_fails_clearly_and_changes_nothing(ansible, demo_target, demo_source, tmp_path, case):
+    args = dict(demo_target.params, source=str(demo_source))
+    expect = None
+    if case == "missing":
+        args["source"] = str(tmp_path / "missing.sqlite3")
+        expect = "does not exist"
+    elif case == "not_sqlite":
+        (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+        args["source"] = str(tmp_path / "notes.txt")
+        expect = "not a SQLite 3 database"
+    elif case == "corrupt":
+        corrupt = writable_copy(demo_source, tmp_path / "corrupt.sqlite3")
+        with open(corrupt, "r+b") as handle:  # keep the header, wreck the schema page
+            handle.seek(100)
+            handle.write(b"\xde\xad\xbe\xef" * 1000)
+        args["source"] = str(corrupt)
+        expect = "corrupt"
+    elif case == "wrong_password":
+        args["login_password"] = "Wr0ng-Passw0rd-Sentinel"
+        expect = "password authentication failed"
+    elif case == "unreachable":
+        args.update(login_host="127.0.0.1", login_port=1, connect_retries=2, connect_retry_delay=0.2)
+        expect = "after 3 attempt(s)"
+    elif case == "unknown_table":
+        args["include_tables"] = ["inventory_item", "no_such_table"]
+        expect = "unknown table(s) in include_tables/exclude_tables: no_such_table"
+    elif case == "inexpressible_filter":
+        # pgloader's filter is LIKE: 'inventory_tag' also selects 'inventory%tag', and excluding
+        # 'inventory%tag' also excludes 'inventory_tag' ('%' matches '_')
+        clash = writable_copy(demo_source, tmp_path / "clash.sqlite3")
+        conn = sqlite3.connect(clash)
+        conn.execute('CREATE TABLE "inventory%tag" (id INTEGER PRIMARY KEY)')
+        conn.commit()
+        conn.close()
+        args.update(source=str(clash), include_tables=["inventory_tag"])
+        expect = "pgloader cannot select exactly the tables"
+    elif case == "no_pgloader":
+        args["pgloader_path"] = "pgloader-not-installed-here"
+        expect = "apt-get install pgloader"
+    before = snapshot(demo_target)
+    result = ansible.module("pgloader", args)
+    assert result.failed and result.result.get("changed") is False
+    assert expect in result.result["msg"], result.result["msg"]
+    assert demo_target.password not in result.output and "Wr0ng-Passw0rd-Sentinel" not in result.output
+    assert snapshot(demo_target) == before
+    if case == "missing":
+        assert not (tmp_path / "missing.sqlite3").exists()
+
+
+# ------------------------------------------------------------------ process control and secrets
+
+def test_timeout_kills_pgloader_and_reports_it(ansible, demo_target, big_source):
+    started = time.monotonic()
+    result = load(ansible, demo_target, big_source, timeout=3, preflight=False)
+    elapsed = time.monotonic() - started
+    assert result.failed and result.result["timed_out"] is True
+    assert "did not finish within timeout=3 seconds and was killed" in result.result["msg"]
+    assert 3 <= result.result["load_seconds"] < 10 and elapsed < 60
+    assert pgloader_processes() == []
+
+
+def test_password_never_in_ps_or_verbose_output(ansible, demo_target, big_source):
+    sentinel = demo_target.password
+    outcome = {}
+
+    def run():
+        outcome["result"] = ansible.module("pgloader", dict(demo_target.params, source=str(big_source)), verbosity=3)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    snapshots, seen_pgloader = 0, False
+    while thread.is_alive():
+        listing = subprocess.run(["ps", "-ewwo", "args"], capture_output=True, text=True, check=True).stdout
+        snapshots += 1
+        assert sentinel not in listing
+        seen_pgloader = seen_pgloader or any("pgloader" in line and "migrate.load" in line
+                                             for line in listing.splitlines())
+        time.sleep(0.05)
+    thread.join()
+    result = outcome["result"]
+    assert result.rc == 0 and not result.failed, result.output[-3000:]
+    assert seen_pgloader and snapshots > 10, ("no ps snapshot caught pgloader running", snapshots, result.result["load_seconds"])
+    assert "<localhost>" in result.output  # verbose output really is verbose
+    assert sentinel not in result.output
+    assert sentinel not in result.result["load_file"]
