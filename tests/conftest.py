@@ -117,7 +117,13 @@ class PgTarget:
 def pg_admin():
     """A superuser for the harness only (creates and drops the per-test roles and databases)."""
     ensure_postgres_running()
-    password = secrets.token_urlsafe(24)
+    # One password for every session (0600 file): parallel pytest runs must not reset it under each other.
+    password_file = REPO / ".cache" / "pg-test-admin-password"
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    if not password_file.exists():
+        password_file.touch(mode=0o600)
+        password_file.write_text(secrets.token_urlsafe(24))
+    password = password_file.read_text().strip()
     _run_as_postgres_psql(
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN CREATE ROLE %s; END IF; END$$;\n"
         "ALTER ROLE %s SUPERUSER LOGIN PASSWORD '%s';\n" % (ADMIN_ROLE, ADMIN_ROLE, ADMIN_ROLE, password)
