@@ -115,6 +115,7 @@ class DemoSite:
     def write_inventory(self):
         group_vars = {
             "ansible_connection": "local",
+            "ansible_pipelining": True,
             "ansible_python_interpreter": sys.executable,
             "pgmigrate_app_dir": str(self.app_dir),
             "pgmigrate_app_python": sys.executable,
