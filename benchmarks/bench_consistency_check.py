@@ -171,6 +171,7 @@ def main():
             "pgloader_seconds": round(pgloader_wall, 2),
             "pgloader_peak_rss_mb": round(pgloader_rss, 1),
             "reset_sequences_seconds": round(reset_wall, 2),
+            "reset_sequences_peak_rss_mb": round(reset_rss, 1),
             "sequences_moved": reset["changed_count"],
             "consistency_check_seconds": round(check_wall, 2),
             "consistency_check_module_seconds": check["seconds"],

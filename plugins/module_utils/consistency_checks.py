@@ -145,8 +145,8 @@ class Checker(object):
         source_columns = table_columns(self.sqlite, source_table)
         target_columns = catalog.target_columns(self.cur, self.schema, target_table)
         if "columns" in self.checks:
-            pairs, source_only, target_only = catalog.match_names([c["name"] for c in source_columns],
-                                                                  [c["name"] for c in target_columns])
+            _pairs, source_only, target_only = catalog.match_names([c["name"] for c in source_columns],
+                                                                   [c["name"] for c in target_columns])
             for name in source_only:
                 self.problems.append("table %s: column %s exists in SQLite but not in PostgreSQL" % (source_table, name))
             for name in target_only:

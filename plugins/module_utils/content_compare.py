@@ -241,7 +241,7 @@ def row_equality(plans):
         def getter(row):
             return row[index]
     else:
-        def getter(row):
+        def getter(_row):
             return None
 
     def equal(source_row, target_row):
@@ -460,16 +460,16 @@ def _report_multiset(spec, result, net, examples):
             indexes = [i for i in range(len(canonical)) if canonical[i] != other[i]]
             result.add_changed(canonical[:key_len], indexes, canonical, other)
         else:
-            result.add_missing(_multiset_key(spec, canonical, digest), canonical)
+            result.add_missing(_multiset_key(spec, canonical), canonical)
     for digest in extra:
         if digest in paired:
             paired.discard(digest)
             continue
         canonical = examples.get(digest)
-        result.add_extra(_multiset_key(spec, canonical, digest), canonical)
+        result.add_extra(_multiset_key(spec, canonical), canonical)
 
 
-def _multiset_key(spec, canonical, digest):
+def _multiset_key(spec, canonical):
     if canonical is not None and spec.key_len:
         return canonical[:spec.key_len]
     return ()

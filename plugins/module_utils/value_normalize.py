@@ -496,6 +496,9 @@ def canonical_json(text):
 def canon_json(value):
     if value is None:
         return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # A column declared JSON has NUMERIC affinity in SQLite: a bare number is stored as one.
+        return canonical_decimal(_to_decimal(value))
     try:
         return canonical_json(value)
     except (ValueError, TypeError, RecursionError):

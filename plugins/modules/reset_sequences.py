@@ -22,7 +22,8 @@ description:
     (C(is_called) false), so the next insert gets the start value.
   - Every change is made in one transaction with C(ALTER SEQUENCE ... RESTART), which, unlike
     C(setval) alone, is undone by a rollback; the tables are locked against writers (C(SHARE)
-    mode) while the maximum ids are read. Either all sequences move or none does.
+    mode) while the maximum ids are read again before the change (not in check mode). Either
+    all sequences move or none does.
   - A sequence counts as changed only when the value the next insert gets moves. A second run
     reports no change.
   - The module must run as a role that owns the sequences (the role that ran C(manage.py migrate)).

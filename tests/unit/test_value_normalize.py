@@ -59,6 +59,8 @@ SAME = [
     ("jsonb", None, '"just a string"', '"just a string"'),
     ("jsonb", None, "null", "null"),
     ("json", None, '{"a":1}', '{"a":1}'),
+    ("jsonb", None, 5, "5"),  # declared JSON in SQLite: NUMERIC affinity stores a bare number
+    ("jsonb", None, 1.5, "1.50"),
     ("inet", None, "10.0.0.1", "10.0.0.1"),
 ]
 
