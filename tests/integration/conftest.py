@@ -161,28 +161,39 @@ def assert_counts_equal(source, target, table_pairs):
         conn.close()
 
 
+def superuser_sql(statement):
+    """Run SQL as the local `postgres` account (peer authentication, SQL on stdin).
+
+    Not through the session's admin role: concurrent pytest sessions reset its password, and
+    a teardown that cannot log in would leave databases behind.
+    """
+    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"],
+                   input=statement, text=True, check=True, capture_output=True)
+
+
 class Cloner(object):
-    """A template database owned by one role, and throw-away clones of it for single tests."""
+    """A template database owned by one role, and throw-away clones of it for single tests.
+
+    Names are generated here (hex), never taken from input; the password is URL-safe base64.
+    """
 
     def __init__(self, pg_admin, prefix):
-        self.admin = pg_admin
+        self.target_class = type(pg_admin)
         self.role = "%s_%s" % (prefix, secrets.token_hex(4))
         self.password = "pw-" + secrets.token_urlsafe(18)
-        pg_admin.query("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %%s" % self.role,
-                       (self.password,))
-        self.template = self.new_database(template=None)
+        superuser_sql("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '%s';\n"
+                      % (self.role, self.password))
         self.clones = []
         self.migrated = None
+        self.template = self.new_database(template=None)
 
     def target(self, dbname):
-        return type(self.admin)(dbname=dbname, user=self.role, password=self.password)
+        return self.target_class(dbname=dbname, user=self.role, password=self.password)
 
     def new_database(self, template):
         name = "%s_%s" % (self.role, secrets.token_hex(4))
-        if template is None:
-            self.admin.query("CREATE DATABASE %s OWNER %s" % (name, self.role))
-        else:
-            self.admin.query("CREATE DATABASE %s TEMPLATE %s OWNER %s" % (name, template.dbname, self.role))
+        clause = " TEMPLATE %s" % template.dbname if template is not None else ""
+        superuser_sql("CREATE DATABASE %s%s OWNER %s;\n" % (name, clause, self.role))
         return self.target(name)
 
     def clone(self, template=None):
@@ -191,13 +202,13 @@ class Cloner(object):
         return copy
 
     def drop(self, target):
-        self.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (target.dbname,))
-        self.admin.query("DROP DATABASE IF EXISTS %s" % target.dbname)
+        superuser_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s';\n"
+                      "DROP DATABASE IF EXISTS %s;\n" % (target.dbname, target.dbname))
 
     def close(self):
         for target in self.clones + [self.template]:
             self.drop(target)
-        self.admin.query("DROP ROLE IF EXISTS %s" % self.role)
+        superuser_sql("DROP ROLE IF EXISTS %s;\n" % self.role)
 
 
 @pytest.fixture(scope="session")
