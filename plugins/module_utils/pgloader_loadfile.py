@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 DEFAULT_OPTIONS = {
-    "workers": 2,
+    "workers": 4,
     "concurrency": 1,
     "batch_rows": 10000,
     "prefetch_rows": 10000,
@@ -214,6 +214,14 @@ def target_url(params):
     return url, env
 
 
+_PLAIN_PATH = re.compile(r"^/[A-Za-z0-9_./-]+$")
+
+
+def plain_path(path):
+    """Whether pgloader's `sqlite://` URL can carry PATH as it is (absolute, no spaces or quotes)."""
+    return bool(_PLAIN_PATH.match(path))
+
+
 def _quote(value):
     check_quotable(value, "value")
     return "'%s'" % value
@@ -227,9 +235,9 @@ def build_load_file(source_path, target, tables, exclude=(), mode="data_only", i
     TABLES/EXCLUDE are table_filter()'s patterns. MODE data_only: `data only, truncate, reset no
     sequences` into the existing schema; create_schema: pgloader creates tables, indexes and keys.
     """
-    if source_path.startswith("'") or "'" in source_path or "\n" in source_path:
-        raise LoadFileError("the SQLite path %r cannot be written into a pgloader load file: move or "
-                            "rename the file" % source_path)
+    if not plain_path(source_path):
+        raise LoadFileError("the SQLite path %r cannot be written into a pgloader load file (absolute, letters, "
+                            "digits and _./- only): link it from a plain path" % source_path)
     opts = dict(DEFAULT_OPTIONS)
     for key, value in (("workers", workers), ("concurrency", concurrency), ("batch_rows", batch_rows),
                        ("prefetch_rows", prefetch_rows)):

@@ -163,3 +163,72 @@ def private_admin(shared_admin):
 def drop_role_as_postgres(name):
     subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-d", "postgres", "-c",
                     'DROP ROLE IF EXISTS "%s"' % name.replace('"', '""')], capture_output=True, check=False)
+
+
+class TlsServer(object):
+    """A throw-away PostgreSQL 15 cluster with TLS only (hostssl + scram), its CA and one database.
+
+    The server certificate names only DNS:localhost, so 127.0.0.1 is a host name mismatch.
+    """
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self):
+        import secrets
+        import socket
+        import tempfile
+
+        self.dir = Path(tempfile.mkdtemp(prefix="pgmigrate-tls-"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.password = "tls-" + secrets.token_urlsafe(12)
+        certs = self.dir / "certs"
+        certs.mkdir()
+        self.ca = certs / "ca.crt"
+
+        def ssl(*args):
+            subprocess.run(["openssl", *args], cwd=str(certs), check=True, capture_output=True)
+
+        ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=pgmigrate test CA")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=localhost")
+        (certs / "san.cnf").write_text("subjectAltName=DNS:localhost\n")
+        ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+            "server.crt", "-days", "2", "-extfile", "san.cnf")
+        (self.dir / "pw").write_text(self.password + "\n")
+        subprocess.run(["chown", "-R", "postgres", str(self.dir)], check=True)
+        (certs / "server.key").chmod(0o600)
+        self._as_postgres(str(self.BIN / "initdb"), "-D", str(self.dir / "data"), "-A", "scram-sha-256",
+                          "--pwfile", str(self.dir / "pw"), "-U", "postgres")
+        with open(self.dir / "data" / "postgresql.conf", "a") as conf:
+            conf.write("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nssl = on\n"
+                       "ssl_cert_file = '%s'\nssl_key_file = '%s'\n"
+                       % (self.port, self.dir, certs / "server.crt", certs / "server.key"))
+        (self.dir / "data" / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        self._as_postgres(str(self.BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
+                          "-w", "start")
+
+    def _as_postgres(self, *argv):
+        subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True)
+
+    def connect(self, dbname="postgres"):
+        import psycopg2
+
+        conn = psycopg2.connect(host="localhost", port=self.port, user="postgres", password=self.password,
+                                dbname=dbname, sslmode="verify-full", sslrootcert=str(self.ca))
+        conn.autocommit = True
+        return conn
+
+    def params(self, host="localhost", **extra):
+        params = {"login_host": host, "login_port": self.port, "login_user": "postgres",
+                  "login_password": self.password, "login_db": "app", "ssl_mode": "verify-full",
+                  "ca_cert": str(self.ca)}
+        params.update(extra)
+        return params
+
+    def stop(self):
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.BIN / "pg_ctl"), "-D", str(self.dir / "data"),
+                        "-m", "immediate", "-w", "stop"], capture_output=True, check=False)
+        subprocess.run(["rm", "-rf", str(self.dir)], check=False)

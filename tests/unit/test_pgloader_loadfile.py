@@ -90,7 +90,7 @@ def test_build_load_file_data_only():
     with_clause = re.search(r"WITH (.*?)\n\n", text, re.S).group(1)
     options = [part.strip() for part in with_clause.split(",")]
     assert options == ["data only", "truncate", "reset no sequences", "quote identifiers", "on error resume next",
-                       "workers = 2", "concurrency = 1", "batch rows = 10000", "prefetch rows = 10000"]
+                       "workers = 4", "concurrency = 1", "batch rows = 10000", "prefetch rows = 10000"]
     assert "SET timezone TO 'UTC',\n      search_path TO 'public',\n      maintenance_work_mem TO '256MB'" in text
     assert "CAST column app_item.warranty to interval using (lambda" in text
     assert "INCLUDING ONLY TABLE NAMES LIKE 'app_item', 'app_tag'" in text
@@ -119,6 +119,8 @@ def test_build_load_file_refuses_bad_input(kwargs, message):
         lf.build_load_file("/x.db", "postgresql://u@h:5432/d", ["a"], **kwargs)
 
 
-def test_build_load_file_refuses_paths_it_cannot_quote():
+@pytest.mark.parametrize("path", ["/srv/o'brien/db.sqlite3", "/srv/my app/db.sqlite3", "relative/db.sqlite3"])
+def test_build_load_file_refuses_paths_it_cannot_write(path):
+    assert not lf.plain_path(path)
     with pytest.raises(lf.LoadFileError, match="cannot be written"):
-        lf.build_load_file("/srv/o'brien/db.sqlite3", "postgresql://u@h/d", ["a"])
+        lf.build_load_file(path, "postgresql://u@h/d", ["a"])
