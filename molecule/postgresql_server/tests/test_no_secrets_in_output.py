@@ -1,0 +1,74 @@
+"""The whole scenario's `-vvv --diff` output holds no password.
+
+How: molecule.yml runs every playbook of the scenario (prepare, the check-mode run on the fresh
+host, converge, idempotence) with `-vvv --diff` and Ansible's `log_path` set to
+$MOLECULE_EPHEMERAL_DIRECTORY/ansible-vvv.log; prepare.yml empties that log first. The log is
+what Ansible displayed, line for line. The passwords in group_vars/postgresql.yml are sentinels
+whose marker (Sntl + letters and digits) survives any escaping (JSON, YAML, shell quoting), so a
+leak in any form shows up as the marker.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import scenario_vars
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+PASSWORD_KEYS = ("postgresql_server_owner_password", "postgresql_server_app_password",
+                 "postgresql_server_readonly_password")
+
+
+def _log(ephemeral_dir) -> str:
+    path = ephemeral_dir / "ansible-vvv.log"
+    assert path.is_file(), f"{path} missing: run the scenario through molecule (see molecule.yml)"
+    # Without the colour codes Molecule makes Ansible emit.
+    return ANSI.sub("", path.read_text(errors="replace"))
+
+
+def test_the_log_covers_the_whole_scenario_at_vvv_with_diff(ephemeral_dir):
+    log = _log(ephemeral_dir)
+    # Booleans first: a failing `assert "x" in log` would print the log itself.
+    evidence = {
+        # the check-mode run on the fresh host
+        "check mode on a fresh host": "Check mode: PostgreSQL 15 is not installed yet" in log,
+        # the run that created the roles with their passwords (censored)
+        "roles created": bool(re.search(r"changed: \[pgmigrate-pgserver\] => \(item=\(censored due to no_log\)\)", log)),
+        # check, converge, idempotence (prepare's own lines went to the file it replaced)
+        "three playbook runs": log.count("PLAY RECAP") >= 3,
+        # -vvv: connection-level detail
+        "-vvv": "<pgmigrate-pgserver> ESTABLISH DOCKER CONNECTION" in log,
+        # --diff: template diffs
+        "--diff": "--- before: /etc/postgresql/15/main/pg_hba.conf" in log,
+    }
+    missing = [name for name, present in evidence.items() if not present]
+    assert not missing, f"the log lacks: {missing}"
+
+
+def _where(log: str, needle: str) -> list[str]:
+    """Line numbers and the task they belong to, never the line itself (it holds the secret)."""
+    found, task = [], "?"
+    for number, line in enumerate(log.splitlines(), 1):
+        if "TASK [" in line or "RUNNING HANDLER [" in line:
+            task = line[line.index("[") :][:120]
+        if needle in line:
+            found.append(f"line {number} in {task}")
+    return found
+
+
+def test_no_password_in_the_output(ephemeral_dir):
+    log = _log(ephemeral_dir)
+    v = scenario_vars()
+    leaks = {}
+    for key in PASSWORD_KEYS:
+        password = v[key]
+        marker = re.match(r"Sntl[A-Za-z0-9]+", password).group(0)
+        assert len(marker) >= 12
+        places = _where(log, marker) + _where(log, password)
+        if places:
+            leaks[key] = places[:10]
+    # A plain `assert marker not in log` would print the log, secret included, on failure.
+    if leaks:
+        pytest.fail(f"passwords appear in the -vvv --diff output: {leaks}", pytrace=False)
