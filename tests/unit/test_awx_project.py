@@ -12,6 +12,7 @@ case-insensitively. The directory test runs on the path as AWX has it on disk
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import posixpath
 import re
@@ -240,3 +241,76 @@ def test_syntax_check_fails_without_the_collection(tmp_path):
     proc = _syntax_check(PROJECT / "pgmigrate_migrate.yml", empty, tmp_path)
     assert proc.returncode != 0
     assert "pgmigrate.django.migrate" in proc.stdout + proc.stderr
+
+
+def _run_tasks(task_file, tmp_path, extra_vars, group_vars=None, group="django"):
+    """Run one task file of awx/project on localhost (in group GROUP) with EXTRA_VARS."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT, project)
+    playbook = project / "under_test.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Under test", "hosts": group, "gather_facts": False,
+        "tasks": [{"name": "Tasks", "ansible.builtin.import_tasks": "tasks/" + task_file},
+                  {"name": "Show", "ansible.builtin.debug": {
+                      "msg": "{{ {'db': postgresql_server_db_name | default('-'), "
+                             "'owner': postgresql_server_owner_user | default('-'), "
+                             "'port': postgresql_server_port | default('-')} | to_json }}"}}]}]))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {group: {
+        "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
+        "vars": group_vars or {}}}}}))
+    vars_file = tmp_path / "extra.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="False")
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", "@%s" % vars_file],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_provision_inputs_hand_the_pgmigrate_names_to_the_role(tmp_path):
+    proc = _run_tasks("provision_inputs.yml", tmp_path, {"pgmigrate_db_name": "shop", "pgmigrate_db_owner": "shop_owner",
+                                                         "pgmigrate_db_port": 5433}, group="postgresql")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '{\\"db\\": \\"shop\\", \\"owner\\": \\"shop_owner\\", \\"port\\": 5433}' in proc.stdout
+
+
+def test_provision_inputs_refuse_an_inventory_that_names_another_database(tmp_path):
+    proc = _run_tasks("provision_inputs.yml", tmp_path, {"pgmigrate_db_name": "shop"},
+                      group_vars={"postgresql_server_db_name": "other", "postgresql_server_port": 5432},
+                      group="postgresql")
+    assert proc.returncode != 0
+    assert "sets postgresql_server_db_name (pgmigrate_db_name) to other values" in proc.stdout
+    # The example inventory's way (role variables templated from pgmigrate_*) agrees by construction.
+    proc = _run_tasks("provision_inputs.yml", tmp_path / "again", {"pgmigrate_db_name": "shop"},
+                      group_vars={"postgresql_server_db_name": "{{ pgmigrate_db_name }}"}, group="postgresql")
+    assert proc.returncode == 0, proc.stdout
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+
+
+@pytest.mark.parametrize("credential_pem, provisioned_pem, expected", [
+    (PEM, PEM.replace("MIIB", "OTHER"), PEM),       # the credential's CA wins
+    ("", PEM.replace("MIIB", "OTHER"), PEM.replace("MIIB", "OTHER")),  # else the provision job's
+    ("", "", None),                                   # none given: nothing written
+])
+def test_install_ca_writes_the_chosen_certificate(tmp_path, credential_pem, provisioned_pem, expected):
+    dest = tmp_path / "ca" / "pgmigrate-ca.crt"
+    dest.parent.mkdir()
+    proc = _run_tasks("install_ca.yml", tmp_path, {"pgmigrate_db_ca_cert": str(dest),
+                                                   "pgmigrate_db_ca_cert_pem": credential_pem,
+                                                   "pgmigrate_provisioned_ca_pem": provisioned_pem})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if expected is None:
+        assert not dest.exists()
+    else:
+        assert dest.read_text() == expected + "\n"
+        assert oct(dest.stat().st_mode & 0o777) == "0o644"
+
+
+def test_install_ca_refuses_what_is_not_a_certificate(tmp_path):
+    proc = _run_tasks("install_ca.yml", tmp_path, {"pgmigrate_db_ca_cert": str(tmp_path / "ca.crt"),
+                                                   "pgmigrate_db_ca_cert_pem": "not a certificate"})
+    assert proc.returncode != 0 and "is not a PEM certificate" in proc.stdout
+    assert not (tmp_path / "ca.crt").exists()
