@@ -657,6 +657,8 @@ def verify(module, conn, sconn, plan, outcome, fks_before):
     for name, error in fk_errors:
         problems.append("foreign key %s was dropped by pgloader and cannot be re-created: %s"
                         % (name, scrub(error, params)))
+    if params["mode"] == "create_schema":
+        problems += load_verify.missing_created_foreign_keys(sconn, plan["tables"], fks_after)
     for line in tolerated:
         if "did not report" in line:
             module.warn(line)

@@ -255,13 +255,20 @@ def test_table_filter_selects_exactly_the_named_tables(ansible, pg_target, tmp_p
     assert pg_target.scalar("SELECT count(*) FROM app_other") == 0
 
 
-def test_create_schema_mode_loads_into_an_empty_database(ansible, pg_target, testdata):
-    source = testdata("storage.sqlite")
-    result = load(ansible, pg_target, source, mode="create_schema")
+def test_create_schema_mode_loads_and_checks_the_keys_pgloader_made(ansible, pg_target_factory, testdata):
+    target = pg_target_factory()
+    result = load(ansible, target, testdata("storage.sqlite"), mode="create_schema")
     assert result.rc == 0 and not result.failed, result.output[-3000:]
     tables = {t["name"]: (t["source_rows"], t["target_rows"]) for t in result.result["tables"]}
-    assert tables and all(s == t for s, t in tables.values())
+    assert len(tables) == 9 and all(s == t for s, t in tables.values())
     assert sum(s for s, _t in tables.values()) == result.result["rows"] > 0
+    assert len(foreign_keys(target)) == 6   # as many as SQLite declares
+    # Chinook's mixed-case names: pgloader quotes the tables but not the key columns, every
+    # ALTER TABLE ... ADD FOREIGN KEY fails, and it still exits 0.
+    chinook = pg_target_factory()
+    broken = load(ansible, chinook, testdata("Chinook_Sqlite.sqlite"), mode="create_schema")
+    assert broken.failed and "Album: SQLite declares 1 foreign key(s), pgloader created 0" in broken.result["msg"]
+    assert all(t["source_rows"] == t["target_rows"] for t in broken.result["tables"])
 
 
 # ------------------------------------------------------------------ bad input: clear error, nothing changed
@@ -321,11 +328,11 @@ def test_bad_input_fails_clearly_and_changes_nothing(ansible, demo_target, demo_
 
 def test_timeout_kills_pgloader_and_reports_it(ansible, demo_target, big_source):
     started = time.monotonic()
-    result = load(ansible, demo_target, big_source, timeout=3, preflight=False)
+    result = load(ansible, demo_target, big_source, timeout=2, preflight=False)
     elapsed = time.monotonic() - started
     assert result.failed and result.result["timed_out"] is True
-    assert "did not finish within timeout=3 seconds and was killed" in result.result["msg"]
-    assert 3 <= result.result["load_seconds"] < 10 and elapsed < 60
+    assert "did not finish within timeout=2 seconds and was killed" in result.result["msg"]
+    assert 2 <= result.result["load_seconds"] < 10 and elapsed < 60
     assert pgloader_processes() == []
 
 
