@@ -21,7 +21,8 @@ description:
   - Builds the pgloader load file from the options and the target's catalog - C(data only), C(truncate),
     C(reset no sequences), C(SET timezone TO 'UTC') (Django stores naive UTC text in SQLite), a
     microseconds cast for every C(interval) column (Django's DurationField), C(quote identifiers) when the
-    target keeps mixed-case names, and a table filter that selects exactly the wanted tables (pgloader's
+    target keeps mixed-case names, C(on error resume next) (a refused row is rejected alone, with its reason
+    in pgloader's reject log, instead of stopping its table), and a table filter that selects exactly the wanted tables (pgloader's
     filter is SQLite C(LIKE), so the module adds the exclusions C(LIKE) needs, and refuses what it cannot
     express).
   - Runs pgloader in a private 0700 directory (load file 0600, removed afterwards), with the password in
