@@ -231,8 +231,8 @@ def demo_inventory(local_demo, extra_hosts=()):
         "django": {"hosts": hosts, "vars": group_vars}}}}
 
 
-def test_preflight_wrapper_under_ansible_runner_publishes_set_stats(local_demo, demo_target, synced_collections,
-                                                                   tmp_path):
+def test_preflight_wrapper_under_ansible_runner_publishes_set_stats(
+        local_demo, demo_target, synced_collections, tmp_path):
     backup_dir = tmp_path / "backups"
     answers = dict(local_demo)
     answers.update(pgmigrate_db_host=demo_target.host, pgmigrate_db_port=demo_target.port,

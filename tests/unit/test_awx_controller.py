@@ -146,7 +146,7 @@ def awx_survey_element_errors(element, data):
                 errors.append("'%s' value is too large" % var)
     elif element["type"] == "integer":
         if var in data:
-            if type(data[var]) is not int:
+            if not isinstance(data[var], int) or isinstance(data[var], bool):
                 return ["Value %s for '%s' expected to be an integer." % (data[var], var)]
             if element.get("min") not in ("", None) and data[var] < int(element["min"]):
                 errors.append("'%s' value is too small" % var)
@@ -154,7 +154,7 @@ def awx_survey_element_errors(element, data):
                 errors.append("'%s' value is too large" % var)
     elif element["type"] == "float":
         if var in data:
-            if type(data[var]) not in (float, int):
+            if not isinstance(data[var], (float, int)) or isinstance(data[var], bool):
                 return ["Value %s for '%s' expected to be a numeric type." % (data[var], var)]
             if element.get("min") not in ("", None) and data[var] < float(element["min"]):
                 errors.append("'%s' value is too small" % var)
@@ -286,7 +286,7 @@ def awx_credential_type_errors(ctype):
             errors.append("field IDs must be unique (%s)" % field["id"])
         ids.add(field["id"])
         ftype = field.get("type", "string")
-        if "default" in field and type(field["default"]) is not {"string": str, "boolean": bool}[ftype]:
+        if "default" in field and not isinstance(field["default"], {"string": str, "boolean": bool}[ftype]):
             errors.append("%s is not a %s" % (field["default"], ftype))
         for key in ("choices", "multiline", "format", "secret"):
             if key in field and ftype != "string":
