@@ -136,35 +136,6 @@ def pgloader_processes():
     return [line for line in out.splitlines() if "pgloader" in line and "migrate.load" in line]
 
 
-_PRIVATE_ADMIN = []
-
-
-def private_admin(shared_admin):
-    """A superuser of this test process only, made with the shared harness admin once.
-
-    tests/conftest.py gives every pytest session the same admin role and re-keys it with a new
-    random password at each session start: a concurrent session (another engineer, CI job) then
-    breaks every later connection of this one. So the shared admin is used once, at the first
-    request, to create a role nobody else knows; it is reused by every module of this process and
-    dropped (as the postgres OS user) when the process ends.
-    """
-    if not _PRIVATE_ADMIN:
-        import atexit
-        import secrets
-
-        name = "pgm_admin_%d_%s" % (os.getpid(), secrets.token_hex(3))
-        password = secrets.token_urlsafe(24)
-        shared_admin.query("CREATE ROLE %s SUPERUSER LOGIN PASSWORD %%s" % name, (password,))
-        _PRIVATE_ADMIN.append(type(shared_admin)(dbname="postgres", user=name, password=password))
-        atexit.register(drop_role_as_postgres, name)
-    return _PRIVATE_ADMIN[0]
-
-
-def drop_role_as_postgres(name):
-    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-d", "postgres", "-c",
-                    'DROP ROLE IF EXISTS "%s"' % name.replace('"', '""')], capture_output=True, check=False)
-
-
 class TlsServer(object):
     """A throw-away PostgreSQL 15 cluster with TLS only (hostssl + scram), its CA and one database.
 

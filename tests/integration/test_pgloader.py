@@ -18,7 +18,7 @@ import pytest
 
 from loadhelpers import (
     CHINOOK_DDL, CHINOOK_TABLES, TlsServer, foreign_keys, make_demo_source, migrate_target, orm_dump,
-    pgloader_processes, private_admin, snapshot, sqlite_counts, writable_copy,
+    pgloader_processes, snapshot, sqlite_counts, writable_copy,
 )
 
 pytestmark = pytest.mark.integration
@@ -27,12 +27,6 @@ DEMO_TABLES = ["auth_group", "auth_group_permissions", "auth_permission", "auth_
                "auth_user_user_permissions", "django_admin_log", "django_content_type", "django_session",
                "inventory_category", "inventory_event", "inventory_item", "inventory_item_tags", "inventory_tag"]
 BIG_ROWS = 300000
-
-
-@pytest.fixture(scope="module")
-def pg_admin(pg_admin):
-    """This process's own superuser: see loadhelpers.private_admin (concurrent sessions re-key the shared one)."""
-    return private_admin(pg_admin)
 
 
 @pytest.fixture

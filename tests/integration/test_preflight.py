@@ -10,16 +10,10 @@ import sqlite3
 import pytest
 
 from loadhelpers import (
-    CHINOOK_DDL, migrate_target, private_admin, snapshot, sqlite_counts, writable_copy,
+    CHINOOK_DDL, migrate_target, snapshot, sqlite_counts, writable_copy,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def pg_admin(pg_admin):
-    """This process's own superuser: see loadhelpers.private_admin (concurrent sessions re-key the shared one)."""
-    return private_admin(pg_admin)
 
 
 def preflight(ansible, target, source, check=False, **options):
