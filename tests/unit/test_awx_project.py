@@ -294,7 +294,7 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
     (PEM, PEM.replace("MIIB", "OTHER"), PEM),       # the credential's CA wins
     ("", PEM.replace("MIIB", "OTHER"), PEM.replace("MIIB", "OTHER")),  # else the provision job's
     ("", "", None),                                   # none given: nothing written
-])
+], ids=["credential-wins", "provisioned", "none"])
 def test_install_ca_writes_the_chosen_certificate(tmp_path, credential_pem, provisioned_pem, expected):
     dest = tmp_path / "ca" / "pgmigrate-ca.crt"
     dest.parent.mkdir()
