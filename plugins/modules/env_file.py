@@ -18,7 +18,7 @@ description:
   - Values are written bare when they contain only safe characters, otherwise in double quotes
     with C(\\) and C(") escaped, as python-dotenv and django-environ read them.
   - The file is replaced atomically. In diff mode the before/after texts show every value as
-    C(********): a .env file is full of secrets.
+    C(********), because a .env file is full of secrets.
 options:
   path:
     description: The .env file.
