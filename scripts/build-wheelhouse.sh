@@ -16,4 +16,4 @@ mkdir -p "$wheels"
 "$repo/.venv/bin/pip" download --quiet --disable-pip-version-check --only-binary=:all: \
     --dest "$wheels" -r "$requirements"
 echo "$want" > "$stamp"
-echo "wheelhouse: $(ls "$wheels" | wc -l) files in $wheels"
+echo "wheelhouse: $(find "$wheels" -name "*.whl" | wc -l) wheels in $wheels"

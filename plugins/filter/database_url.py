@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 name: database_url
 short_description: Build a percent-encoded postgresql:// URL for Django's DATABASE_URL
 version_added: 0.1.0
-author: pgmigrate.django contributors
+author:
+  - pgmigrate.django contributors (@pgmigrate)
 description:
   - Builds C(postgresql://user:password@host:port/dbname?params) from its parts.
   - "User, password, database name and every parameter are percent-encoded, so passwords with
@@ -51,7 +52,7 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Render DATABASE_URL (the result is a secret: keep no_log on the task that uses it)
+- name: Render DATABASE_URL (a secret, so keep no_log on the task that uses it)
   ansible.builtin.set_fact:
     app_database_url: >-
       {{ {'user': 'app', 'password': db_app_password, 'host': 'db.example.com', 'dbname': 'shop',

@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 module: env_file
 short_description: Set and remove keys of an application's .env file; diffs show keys, never values
 version_added: 0.1.0
-author: pgmigrate.django contributors
+author:
+  - pgmigrate.django contributors (@pgmigrate)
 description:
   - Edits a C(.env) file (C(KEY=VALUE) lines) in place; every line it does not manage (comments,
     blank lines, other keys) is kept as it is, in its place.
@@ -45,11 +46,15 @@ extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: full
     details: Values are masked; only the keys and the other lines are shown.
   platform:
+    description: The systems the module can run on.
+    support: full
     platforms: posix
 notes:
   - O(mode) defaults to C(0600).

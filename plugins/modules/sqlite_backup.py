@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 module: sqlite_backup
 short_description: Online-consistent backup of a SQLite database, checked and fingerprinted
 version_added: 0.1.0
-author: pgmigrate.django contributors
+author:
+  - pgmigrate.django contributors (@pgmigrate)
 description:
   - Copies a SQLite database with SQLite's online backup API, so pages still in the write-ahead
     log (WAL) are included and a writer cannot leave a half-written copy.
@@ -39,14 +40,18 @@ extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reports whether a copy would be made; writes nothing.
   diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
   platform:
+    description: The systems the module can run on.
+    support: full
     platforms: posix
 notes:
-  - O(mode) defaults to C(0600): a database copy holds the application's data.
+  - O(mode) defaults to C(0600), because a database copy holds the application's data.
 seealso:
   - module: pgmigrate.django.preflight
 """

@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 module: wait_file_closed
 short_description: Wait until no process holds a SQLite database (or any file) open
 version_added: 0.1.0
-author: pgmigrate.django contributors
+author:
+  - pgmigrate.django contributors (@pgmigrate)
 description:
   - Scans C(/proc/*/fd) until no process has the file open, nor its SQLite companions
     (C(-wal), C(-shm), C(-journal)), or fails after O(timeout) naming the processes that still
@@ -35,10 +36,14 @@ options:
     default: 0.5
 attributes:
   check_mode:
+    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
+    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
   platform:
+    description: The systems the module can run on.
+    support: full
     platforms: posix
     details: Linux (C(/proc)).
 """
