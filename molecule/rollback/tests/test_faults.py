@@ -166,6 +166,25 @@ def test_postgresql_stopped_in_the_middle_of_the_load(event_trigger, before):
     assert health()["vendor"] == "sqlite"
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["-e", "pgmigrate_sqlite_path=/srv/demo/data/missing.sqlite3"], "does not exist"),
+    (["-e", "pgmigrate_db_owner_password=not-the-password"], "password authentication failed"),
+    (["-e", "pgmigrate_db_host=172.29.77.99"], "172.29.77.99"),
+], ids=["missing-sqlite", "wrong-password", "unreachable-host"])
+def test_bad_input_fails_in_preflight_and_the_app_never_stops(extra, message, before):
+    main_pid = APP.check_output("systemctl show -p MainPID --value demo-app.service")
+    run = migrate(*extra)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and "Preflight failed" in output and message in output, output[-3000:]
+    assert "The app was not stopped" in output
+    assert APP.check_output("systemctl show -p MainPID --value demo-app.service") == main_pid
+    assert not APP.file("/srv/demo/data/missing.sqlite3").exists
+    assert APP.file(SQLITE).sha256sum == before[SQLITE]
+    assert APP.file(ENV_FILE).sha256sum == before[ENV_FILE]
+    assert health()["vendor"] == "sqlite" and target_tables() == 0
+    assert "SntlMig" not in output
+
+
 def test_no_secret_in_any_log():
     log = SECRETS_LOG.read_text(errors="replace")
     assert "Sntl" + "MigOwner" not in log and "Sntl" + "MigApp" not in log
