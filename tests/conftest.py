@@ -223,7 +223,7 @@ class AnsibleRunner:
         env.update(extra or {})
         return env
 
-    def module(self, name, args, check=False, diff=False, verbosity=0, callback=None, timeout=900):
+    def module(self, name, args, check=False, diff=False, verbosity=0, callback=None, timeout=900, env=None):
         """Run `pgmigrate.django.NAME` with ARGS (passed in a 0600 vars file, never in argv)."""
         name = name if "." in name else "pgmigrate.django." + name
         vars_file = self.workdir / ("args-%s.json" % secrets.token_hex(4))
@@ -240,7 +240,7 @@ class AnsibleRunner:
         )
         extra = ["-e", "@%s" % vars_file]
         return self.playbook(playbook, extra, check=check, diff=diff, verbosity=verbosity,
-                             callback=callback, timeout=timeout)
+                             callback=callback, timeout=timeout, env=env)
 
     def playbook(self, playbook, extra_args=(), check=False, diff=False, verbosity=0, callback=None,
                  timeout=1800, env=None, inventory=None):
