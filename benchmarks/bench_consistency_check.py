@@ -22,96 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO_APP = REPO / "examples" / "demo_app"
-COLLECTIONS = REPO / "build" / "collections"
-MODULES = REPO / "plugins" / "modules"
-PGLOADER = os.environ.get("PGMIGRATE_PGLOADER", "/usr/bin/pgloader")
+# The helpers live in benchmarks/common.py (shared with run.py); imported here under their old names.
+from common import (  # noqa: F401 pylint: disable=unused-import
+    COLLECTIONS, DEMO_APP, MODULES, PGLOADER, PLAIN_READ, REPO, django, make_source, psql_as_postgres, run_module,
+    timed,
+)
+
 INTERVAL_CAST = '(lambda (us) (when us (format nil "~a microseconds" us)))'
-
-
-def psql_as_postgres(statement):
-    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"],
-                   input=statement, text=True, check=True, capture_output=True)
-
-
-def timed(argv, env=None, cwd=None, stdin=None):
-    """Run ARGV under /usr/bin/time -v: (completed process, wall seconds, peak RSS in MB)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        started = time.monotonic()
-        proc = subprocess.run(["/usr/bin/time", "-v", "-o", report.name] + argv, env=env, cwd=cwd, input=stdin,
-                              capture_output=True, text=True, check=False)
-        wall = time.monotonic() - started
-        text = report.read()
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    return proc, wall, int(rss.group(1)) / 1024.0 if rss else None
-
-
-def django(*args, env_extra, workdir):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("POSTGRES_")}
-    env["DJANGO_ENV_FILE"] = str(workdir / "empty.env")
-    env.update(env_extra)
-    subprocess.run([sys.executable, "manage.py"] + list(args), cwd=str(DEMO_APP), env=env, check=True,
-                   capture_output=True, text=True)
-
-
-def make_source(rows, workdir):
-    path = workdir / ("demo-%d.sqlite3" % rows)
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        if tmp.exists():
-            tmp.unlink()
-        django("migrate", "--noinput", env_extra={"SQLITE_PATH": str(tmp)}, workdir=workdir)
-        django("generate_data", "--rows", str(rows), env_extra={"SQLITE_PATH": str(tmp)}, workdir=workdir)
-        tmp.rename(path)
-    return path
-
-
-def run_module(name, args, workdir):
-    """The module file run as Ansible runs it on the host, with its arguments in a 0600 file."""
-    args_file = workdir / ("%s-args.json" % name)
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    args_file.chmod(0o600)
-    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
-    proc, wall, rss = timed([sys.executable, str(MODULES / ("%s.py" % name)), str(args_file)], env=env)
-    args_file.unlink()
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        raise SystemExit("%s printed no JSON: %s" % (name, (proc.stdout + proc.stderr)[-3000:]))
-    if result.get("failed"):
-        raise SystemExit("%s failed: %s" % (name, result.get("msg")))
-    return result, wall, rss
-
-
-PLAIN_READ = r"""
-import sqlite3, sys, psycopg2
-src, dsn = sys.argv[1], sys.argv[2]
-s = sqlite3.connect("file:%s?mode=ro" % src, uri=True)
-p = psycopg2.connect(dsn)
-tables = [r[0] for r in s.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                                  " AND name != 'django_migrations'")]
-rows = 0
-for table in tables:
-    for _ in s.execute('SELECT * FROM "%s"' % table):
-        rows += 1
-    cur = p.cursor(name="plain")
-    cur.itersize = 5000
-    cur.execute('SELECT * FROM "%s"' % table)
-    for _ in cur:
-        rows += 1
-    cur.close()
-print(rows)
-"""
 
 
 def main():
