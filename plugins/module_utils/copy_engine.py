@@ -56,10 +56,11 @@ TEXT_INPUT_KINDS = ("timestamptz", "timestamp", "date", "time", "uuid")
 class CopyError(Exception):
     """The load cannot go on: a table failed for a reason that is not one row, or the deadline passed."""
 
-    def __init__(self, msg, table=None, timed_out=False):
+    def __init__(self, msg, table=None, timed_out=False, partial=True):
         super().__init__(msg)
         self.table = table
         self.timed_out = timed_out
+        self.partial = partial  # False: stopped before any table was touched
         self.outcome = {}
 
 
@@ -251,6 +252,7 @@ class ChunkStream(object):
 
     def __init__(self, chunks, cancel):
         self.cancel = cancel
+        self.failure = None  # what the producer raised (psycopg2 reports it only as "error in .read() call")
         self.queue = queue.Queue(QUEUE_DEPTH)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._produce, args=(chunks,), name="pgmigrate-copy-read")
@@ -285,6 +287,7 @@ class ChunkStream(object):
             except queue.Empty:
                 continue
         if isinstance(item, BaseException):
+            self.failure = item
             raise item
         return item
 
@@ -323,6 +326,10 @@ def fast_copy(conn, sconn, table, cancel, queries):
         try:
             queries.append(copy_sql)
             cur.copy_expert(copy_sql, stream, size=CHUNK_BYTES)
+        except psycopg2.Error:
+            if stream.failure is not None and not isinstance(stream.failure, Cancelled):
+                raise stream.failure  # the real cause: SQLite, or a value the line could not be made of
+            raise
         finally:
             stream.close()
     conn.commit()
@@ -531,16 +538,26 @@ def load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, batch_r
                "foreign_keys_not_valid": []}
     control = connect()
     connections = []
-    dropped = keys_to_drop(foreign_keys, [t.target for t in tables])
-    restored = not dropped
+    keys = keys_to_drop(foreign_keys, [t.target for t in tables])
+    dropped = []  # the keys gone from the target until they are re-added
     try:
-        prepare_session(control, schema, settings)
         for _index in range(count):
-            conn = connect()
-            connections.append((conn, open_sqlite()))
-            prepare_session(conn, schema, settings)
-        if dropped:
-            drop_foreign_keys(control, schema, dropped, queries)
+            connections.append((connect(), open_sqlite()))
+        try:
+            for conn in [control] + [pair[0] for pair in connections]:
+                prepare_session(conn, schema, settings)
+        except psycopg2.Error as error:
+            raise CopyError("cannot prepare the loading sessions (check settings): %s" % describe_error(error),
+                            partial=False)
+        if keys:
+            try:
+                bound_locks(control, deadline)
+                drop_foreign_keys(control, schema, keys, queries)
+            except psycopg2.Error as error:
+                _rollback_quietly(control)
+                raise CopyError("cannot drop the foreign keys for the load: %s" % describe_error(error),
+                                timed_out=deadline is not None and time.monotonic() >= deadline, partial=False)
+            dropped = keys
         per_worker = [[] for _index in range(count)]
         reports = {}
 
@@ -571,15 +588,21 @@ def load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, batch_r
                             table=table.source)
         if dropped:
             # every table is in: the keys come back NOT VALID at once, then are validated in parallel
-            add_foreign_keys_not_valid(control, schema, dropped, queries)
-            restored = True
-            errors += validate_foreign_keys(connections, schema, dropped, deadline, queries, count)
+            try:
+                bound_locks(control, deadline)
+                add_foreign_keys_not_valid(control, schema, dropped, queries)
+            except psycopg2.Error as error:
+                _rollback_quietly(control)
+                raise CopyError("every table is loaded, but the foreign keys cannot be re-added: %s"
+                                % describe_error(error), timed_out=time.monotonic() >= (deadline or float("inf")))
+            dropped = []
+            errors += validate_foreign_keys(connections, schema, keys, deadline, queries, count, outcome)
         return outcome
     except CopyError as error:
         error.outcome = outcome
         raise
     finally:
-        if not restored:
+        if dropped:
             _restore_after_failure(control, schema, dropped, queries, outcome)
         outcome["seconds"] = round(time.monotonic() - started, 3)
         for conn, sconn in connections:
@@ -588,24 +611,38 @@ def load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, batch_r
         _close_quietly(control)
 
 
-def validate_foreign_keys(connections, schema, keys, deadline, queries, count):
+def validate_foreign_keys(connections, schema, keys, deadline, queries, count, outcome):
     """VALIDATE the re-added keys whose original was valid, on the worker connections; error lines."""
-    failed, per_worker = [], [[] for _index in range(count)]
+    failed, validated, per_worker = [], [], [[] for _index in range(count)]
+    wanted = [fk for fk in keys if not fk["definition"].endswith(" NOT VALID")]
 
     def validate_task(index, fk):
         error = validate_foreign_key(connections[index][0], schema, fk, per_worker[index])
         if error:
             failed.append(error)
+        else:
+            validated.append(fk["name"])
 
-    pool = _Workers([fk for fk in keys if not fk["definition"].endswith(" NOT VALID")], count, validate_task,
-                    connections)
+    pool = _Workers(wanted, count, validate_task, connections)
     timed_out = pool.run(deadline)
     for worker_queries in per_worker:
         queries += worker_queries
     if timed_out:
+        outcome["foreign_keys_not_valid"] = [fk["name"] for fk in wanted if fk["name"] not in validated]
         raise CopyError("the copy engine did not finish validating the foreign keys within the timeout and was "
-                        "stopped; they exist, NOT VALID", timed_out=True)
+                        "stopped", timed_out=True)
     return sorted(failed)
+
+
+def bound_locks(conn, deadline):
+    """DDL of the main thread waits for locks no longer than the deadline (the workers are cancelled instead)."""
+    with conn.cursor() as cur:
+        if deadline is None:
+            cur.execute("SET lock_timeout = 0")
+        else:
+            cur.execute("SELECT set_config('lock_timeout', %s, false)",
+                        ("%dms" % max(1, int((deadline - time.monotonic()) * 1000)),))
+    conn.commit()
 
 
 def _restore_after_failure(control, schema, keys, queries, outcome):
@@ -614,6 +651,7 @@ def _restore_after_failure(control, schema, keys, queries, outcome):
         _rollback_quietly(control)
         with control.cursor() as cur:
             cur.execute("SET lock_timeout = '10s'")
+        control.commit()
         add_foreign_keys_not_valid(control, schema, keys, queries)
         outcome["foreign_keys_not_valid"] = [fk["name"] for fk in keys]
     except Exception as error:  # pylint: disable=broad-except

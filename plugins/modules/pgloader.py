@@ -728,7 +728,9 @@ def load_with_copy(module, plan, context):
     except copy_engine.CopyError as error:
         outcome = error.outcome
         message = hide(error)
-        if error.timed_out:
+        if not error.partial:
+            message += " (nothing was loaded)"
+        elif error.timed_out:
             message += (" (the tables committed before the deadline stay loaded, the others are as they were: drop "
                         "the database, or re-run with truncate: true, and raise timeout)")
         else:
@@ -737,7 +739,8 @@ def load_with_copy(module, plan, context):
         if outcome.get("foreign_keys_not_valid"):
             message += ("; foreign keys %s are back but NOT VALID, as the partial load may violate them"
                         % ", ".join(outcome["foreign_keys_not_valid"]))
-        raise Failure(message, timed_out=error.timed_out, pgloader_errors=[hide(e) for e in outcome["errors"][:10]],
+        raise Failure(message, changed=error.partial, timed_out=error.timed_out,
+                      pgloader_errors=[hide(e) for e in outcome["errors"][:10]],
                       load_seconds=outcome.get("seconds", 0.0), executed_queries=outcome.get("queries", []))
     return {"seconds": outcome["seconds"], "errors": [hide(e) for e in outcome["errors"][:10]], "timed_out": False,
             "rc": 0, "reported": outcome["reported"], "queries": outcome["queries"],

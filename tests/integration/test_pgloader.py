@@ -354,6 +354,40 @@ def test_copy_engine_refuses_what_only_pgloader_does(ansible, demo_target, demo_
     assert snapshot(demo_target) == before
 
 
+def test_copy_engine_bad_settings_fail_before_anything_changes(ansible, demo_target, demo_source):
+    before = snapshot(demo_target)
+    result = load(ansible, demo_target, demo_source, engine="copy", settings={"work_mem": "lots"})
+    assert result.failed and result.result["changed"] is False, result.result.get("msg")
+    assert "cannot prepare the loading sessions (check settings)" in result.result["msg"]
+    assert 'invalid value for parameter "work_mem"' in result.result["msg"] and "nothing was loaded" in result.result["msg"]
+    assert snapshot(demo_target) == before
+
+
+def test_copy_engine_table_failing_as_a_whole_stops_the_load_and_keeps_the_keys(ansible, pg_target, tmp_path):
+    source = tmp_path / "trigger.sqlite3"
+    conn = sqlite3.connect(source)
+    conn.executescript(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));"
+        "INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (1, 1), (2, 2);")
+    conn.commit()
+    conn.close()
+    pg_target.query("CREATE TABLE parent (id integer PRIMARY KEY);"
+                    "CREATE TABLE child (id integer PRIMARY KEY, parent_id integer"
+                    " CONSTRAINT child_parent_fk REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);"
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                    " $$BEGIN RAISE EXCEPTION 'child rows are refused here'; END$$;"
+                    "CREATE TRIGGER refuse BEFORE INSERT ON child FOR EACH ROW EXECUTE FUNCTION refuse()")
+    fks = foreign_keys(pg_target)
+    result = load(ansible, pg_target, source, engine="copy", workers=1)
+    assert result.failed and result.result["changed"] is True
+    msg = result.result["msg"]
+    assert "the copy engine could not load table child: Database error P0001: child rows are refused here" in msg
+    assert "the target holds a partial load" in msg and "foreign keys child_parent_fk are back but NOT VALID" in msg
+    assert pg_target.scalar("SELECT count(*) FROM child") == 0
+    assert foreign_keys(pg_target) == [(row[0], row[1], row[2] + " NOT VALID") for row in fks]
+
+
 def test_copy_engine_needs_no_pgloader(ansible, demo_target, demo_source):
     result = load(ansible, demo_target, demo_source, engine="copy", pgloader_path="pgloader-not-installed-here",
                   include_tables=["inventory_category", "inventory_tag"])
