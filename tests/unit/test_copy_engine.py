@@ -149,6 +149,17 @@ def test_single_integer_column_table_is_text_too():
     assert fields(conn, table) == [["1"], ["2147483647"]]
 
 
+def test_line_ending_in_a_python_field():
+    conn, table = build({"id": "integer", "price": "decimal", "w": "bigint"},
+                        [column("id", "int8"), column("price", "numeric"), column("w", "interval")],
+                        [(1, "12.30", 5), (2, None, None)])
+    assert table.newline == b"\n" and [i for i, _f in table.python] == [1, 2]
+    data = b"".join(table.chunks(conn.execute(table.select), [0]))
+    assert data == b"1,12.3,5 microseconds\n2,,\n"
+    assert table.keyed_lines(conn.execute(table.key_select).fetchall()) == [
+        (1, b"1,12.3,5 microseconds\n"), (2, b"2,,\n")]
+
+
 def test_values_that_do_not_fit_go_as_quoted_text_for_postgresql_to_refuse():
     declared = {"id": "integer", "qty": "integer", "flag": "bool", "blob_text": "text"}
     targets = [column("id", "int8"), column("qty", "int4"), column("flag", "bool"), column("blob_text", "text")]
