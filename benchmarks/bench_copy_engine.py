@@ -45,8 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# the helpers of the consistency_check benchmark (its module keeps these names)
-from bench_consistency_check import django, make_source, psql_as_postgres, run_module, timed
+from common import django, make_source, psql_as_postgres, run_module, timed
 
 import psycopg2
 from psycopg2 import sql
@@ -227,12 +226,12 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--copy-workers", default="2,4",
                         help="comma-separated `workers` values for engine copy (default 2,4; 4 is the module default)")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pgmigrate-bench")
     parser.add_argument("--json", action="store_true", help="also print every sample as JSON")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pgmigrate-bench",
+                        help="where the demo SQLite files are cached")
     options = parser.parse_args()
+    options.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     workdir = options.workdir
-    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (workdir / "empty.env").write_text("")
     source = make_source(options.rows, workdir)
     workers = [int(w) for w in options.copy_workers.split(",") if w.strip()]
     private = Path(tempfile.mkdtemp(prefix="pgmigrate-bench-copy-"))

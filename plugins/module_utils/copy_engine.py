@@ -38,7 +38,9 @@ import queue
 import threading
 import time
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import preflight_checks, sqlite_source, value_normalize
+from ansible_collections.pgmigrate.django.plugins.module_utils import (
+    content_compare, preflight_checks, sqlite_source, value_normalize,
+)
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import psycopg2, quote_qualified, sql
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import quote_ident
 
@@ -247,52 +249,26 @@ class TableCopy(object):
 # ------------------------------------------------------------------------------------ streaming
 
 class ChunkStream(object):
-    """A file-like object for cursor.copy_expert(): read() hands over chunks a producer thread makes."""
+    """A file-like object for cursor.copy_expert(): read() hands over the chunks that consistency_check's
+    Prefetch thread makes (it reads SQLite while COPY sends the previous chunks; at most QUEUE_DEPTH wait)."""
 
     def __init__(self, chunks, cancel):
         self.cancel = cancel
         self.failure = None  # what the producer raised (psycopg2 reports it only as "error in .read() call")
-        self.queue = queue.Queue(QUEUE_DEPTH)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._produce, args=(chunks,), name="pgmigrate-copy-read")
-        self.thread.daemon = True
-        self.thread.start()
-
-    def _put(self, item):
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, chunks):
-        try:
-            for chunk in chunks:
-                if not self._put(chunk):
-                    return
-            self._put(b"")
-        except BaseException as error:  # handed to the COPY thread, which raises it
-            self._put(error)
+        self.prefetch = content_compare.Prefetch(([chunk] for chunk in chunks), depth=QUEUE_DEPTH)
+        self.chunks = iter(self.prefetch)
 
     def read(self, size=-1):
-        while True:
-            if self.cancel.is_set():
-                raise Cancelled()
-            try:
-                item = self.queue.get(timeout=0.2)
-                break
-            except queue.Empty:
-                continue
-        if isinstance(item, BaseException):
-            self.failure = item
-            raise item
-        return item
+        if self.cancel.is_set():
+            raise Cancelled()
+        try:
+            return next(self.chunks, b"")
+        except BaseException as error:
+            self.failure = error
+            raise
 
     def close(self):
-        self.stop.set()
-        self.thread.join(5)
+        self.prefetch.close()
 
 
 # ------------------------------------------------------------------------------------ one table
@@ -550,13 +526,8 @@ def load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, batch_r
             raise CopyError("cannot prepare the loading sessions (check settings): %s" % describe_error(error),
                             partial=False)
         if keys:
-            try:
-                bound_locks(control, deadline)
-                drop_foreign_keys(control, schema, keys, queries)
-            except psycopg2.Error as error:
-                _rollback_quietly(control)
-                raise CopyError("cannot drop the foreign keys for the load: %s" % describe_error(error),
-                                timed_out=deadline is not None and time.monotonic() >= deadline, partial=False)
+            _key_ddl(control, deadline, drop_foreign_keys, schema, keys, queries,
+                     "cannot drop the foreign keys for the load", partial=False)
             dropped = keys
         per_worker = [[] for _index in range(count)]
         reports = {}
@@ -588,13 +559,8 @@ def load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, batch_r
                             table=table.source)
         if dropped:
             # every table is in: the keys come back NOT VALID at once, then are validated in parallel
-            try:
-                bound_locks(control, deadline)
-                add_foreign_keys_not_valid(control, schema, dropped, queries)
-            except psycopg2.Error as error:
-                _rollback_quietly(control)
-                raise CopyError("every table is loaded, but the foreign keys cannot be re-added: %s"
-                                % describe_error(error), timed_out=time.monotonic() >= (deadline or float("inf")))
+            _key_ddl(control, deadline, add_foreign_keys_not_valid, schema, dropped, queries,
+                     "every table is loaded, but the foreign keys cannot be re-added")
             dropped = []
             errors += validate_foreign_keys(connections, schema, keys, deadline, queries, count, outcome)
         return outcome
@@ -632,6 +598,17 @@ def validate_foreign_keys(connections, schema, keys, deadline, queries, count, o
         raise CopyError("the copy engine did not finish validating the foreign keys within the timeout and was "
                         "stopped", timed_out=True)
     return sorted(failed)
+
+
+def _key_ddl(control, deadline, action, schema, keys, queries, what, partial=True):
+    """ACTION (drop or re-add KEYS) on the control connection, waiting for locks until DEADLINE at most."""
+    try:
+        bound_locks(control, deadline)
+        action(control, schema, keys, queries)
+    except psycopg2.Error as error:
+        _rollback_quietly(control)
+        raise CopyError("%s: %s" % (what, describe_error(error)),
+                        timed_out=deadline is not None and time.monotonic() >= deadline, partial=partial)
 
 
 def bound_locks(conn, deadline):
