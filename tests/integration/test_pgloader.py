@@ -60,6 +60,11 @@ def load(ansible, target, source, _check=False, **options):
     return ansible.module("pgloader", args, check=_check)
 
 
+def not_valid(keys):
+    """foreign_keys() rows as they read once re-added NOT VALID."""
+    return [(table, name, definition + " NOT VALID") for table, name, definition in keys]
+
+
 def table_contents(target):
     """Every row of every public table as PostgreSQL prints it, in primary key (or full row) order."""
     tables = [row[0] for row in target.query(
@@ -303,7 +308,7 @@ def test_foreign_keys_pgloader_cannot_recreate_fail_the_task(ansible, pg_target,
     assert "is not present in table" in loaded.result["msg"]
     if engine == "copy":
         # the key is there, NOT VALID (the orphan is in), never silently gone
-        assert foreign_keys(pg_target) == [(row[0], row[1], row[2] + " NOT VALID") for row in definition]
+        assert foreign_keys(pg_target) == not_valid(definition)
 
 
 def test_table_filter_selects_exactly_the_named_tables(ansible, pg_target, tmp_path, engine):
@@ -385,7 +390,27 @@ def test_copy_engine_table_failing_as_a_whole_stops_the_load_and_keeps_the_keys(
     assert "the copy engine could not load table child: Database error P0001: child rows are refused here" in msg
     assert "the target holds a partial load" in msg and "foreign keys child_parent_fk are back but NOT VALID" in msg
     assert pg_target.scalar("SELECT count(*) FROM child") == 0
-    assert foreign_keys(pg_target) == [(row[0], row[1], row[2] + " NOT VALID") for row in fks]
+    assert foreign_keys(pg_target) == not_valid(fks)
+
+
+TRICKY_TEXT = ["x\n\\.\ny", "\\.", "\\.\n", "\\N", "", " ", '"', '""', ",", "a,\"b\",c", "\r\n", "\t", "\\",
+               "NULL", "é\u2028\u2029\ufeff", "😀" * 3]
+
+
+def test_text_that_looks_like_copy_syntax_arrives_as_it_is(ansible, pg_target, tmp_path, engine):
+    source = tmp_path / "tricky.sqlite3"
+    conn = sqlite3.connect(source)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, v, v.encode("utf-8")) for i, v in enumerate(TRICKY_TEXT, 1)]
+                     + [(len(TRICKY_TEXT) + 1, None, None)])
+    conn.commit()
+    conn.close()
+    pg_target.query("CREATE TABLE t (id integer PRIMARY KEY, v text, b bytea)")
+    result = load(ansible, pg_target, source, engine=engine)
+    assert result.rc == 0 and not result.failed, result.output[-3000:]
+    rows = pg_target.query("SELECT id, v, b FROM t ORDER BY id")
+    assert [(v, None if b is None else bytes(b)) for _id, v, b in rows] == [
+        (v, v.encode("utf-8")) for v in TRICKY_TEXT] + [(None, None)]
 
 
 def test_copy_engine_needs_no_pgloader(ansible, demo_target, demo_source):
@@ -479,12 +504,12 @@ def test_timeout_stops_the_copy_engine_and_brings_the_keys_back(ansible, demo_ta
                               " AND application_name = 'pgmigrate.django'") == 0
     # every key exists again, NOT VALID as the message says
     assert "are back but NOT VALID" in result.result["msg"]
-    assert foreign_keys(demo_target) == [(row[0], row[1], row[2] + " NOT VALID") for row in fks]
+    assert foreign_keys(demo_target) == not_valid(fks)
     # a new complete load keeps them as they are now, and says so
     again = load(ansible, demo_target, big_source, preflight=False, engine="copy", truncate=True)
     assert again.rc == 0 and not again.failed, again.output[-3000:]
     assert any("are NOT VALID in the target" in w for w in again.result.get("warnings", []))
-    assert foreign_keys(demo_target) == [(row[0], row[1], row[2] + " NOT VALID") for row in fks]
+    assert foreign_keys(demo_target) == not_valid(fks)
 
 
 def test_password_never_in_ps_or_verbose_output(ansible, demo_target, big_source, engine):
