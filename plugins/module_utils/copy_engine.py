@@ -633,9 +633,10 @@ def _restore_after_failure(control, schema, keys, queries, outcome):
         outcome["foreign_keys_not_valid"] = [fk["name"] for fk in keys]
     except Exception as error:  # pylint: disable=broad-except
         _rollback_quietly(control)
-        outcome["errors"].append("the foreign keys dropped for the load could not be re-added: %s; their "
-                                 "definitions: %s" % (_error_text(error), "; ".join(
-                                     "%s.%s %s" % (fk["table"], fk["name"], fk["definition"]) for fk in keys)))
+        outcome["foreign_keys_lost"] = [fk["name"] for fk in keys]
+        outcome["errors"].insert(0, "the foreign keys dropped for the load could not be re-added: %s; their "
+                                    "definitions: %s" % (_error_text(error), "; ".join(
+                                        "%s.%s %s" % (fk["table"], fk["name"], fk["definition"]) for fk in keys)))
 
 
 def prepare_session(conn, schema, settings):

@@ -742,6 +742,9 @@ def load_with_copy(module, plan, context):
         if outcome.get("foreign_keys_not_valid"):
             message += ("; foreign keys %s are back but NOT VALID, as the partial load may violate them"
                         % ", ".join(outcome["foreign_keys_not_valid"]))
+        if outcome.get("foreign_keys_lost"):
+            message += ("; foreign keys %s could not be re-added: create them again from the definitions in "
+                        "pgloader_errors" % ", ".join(outcome["foreign_keys_lost"]))
         raise Failure(message, changed=error.partial, timed_out=error.timed_out,
                       pgloader_errors=[hide(e) for e in outcome["errors"][:10]],
                       load_seconds=outcome.get("seconds", 0.0), executed_queries=outcome.get("queries", []))

@@ -233,3 +233,21 @@ def test_describe_error_keeps_code_message_detail_and_context():
     assert ce.describe_error(Error("ERROR: value too long")) == (
         'Database error 22001: value too long for type character varying(5) '
         '(CONTEXT: COPY t, line 1, column code: "xxxxxxxxx")')
+
+
+def test_keys_that_cannot_be_re_added_are_named_with_their_definitions():
+    class DeadConnection(object):
+        def rollback(self):
+            raise RuntimeError("connection already closed")
+
+        def cursor(self):
+            raise RuntimeError("connection already closed")
+
+    outcome = {"errors": ["t: Database error 57014: canceling statement"]}
+    keys = [{"name": "child_parent_fk", "table": "child", "ref_table": "parent",
+             "definition": "FOREIGN KEY (parent_id) REFERENCES parent(id)"}]
+    ce._restore_after_failure(DeadConnection(), "public", keys, [], outcome)
+    assert outcome["foreign_keys_lost"] == ["child_parent_fk"]
+    assert outcome["errors"][0] == (
+        "the foreign keys dropped for the load could not be re-added: RuntimeError: connection already closed; "
+        "their definitions: child.child_parent_fk FOREIGN KEY (parent_id) REFERENCES parent(id)")
