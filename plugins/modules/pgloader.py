@@ -37,9 +37,10 @@ description:
     impossible.
   - O(engine=copy) needs no pgloader (for hosts where it is not packaged, such as the RHEL family's base
     repositories), keeps its memory small and flat, and loads faster. Measured on the demo app's 1 million rows
-    (2 cores, PostgreSQL 15, C(benchmarks/bench_copy_engine.py)) - load 7.3 s with a peak RSS of 58 MB
-    (47 MB at 20,000 rows), against 17.5 s and 265 MB for pgloader with this module's defaults, and 9.6 s
-    for C(psql \copy) of ready COPY files into the same migrated schema.
+    (2 cores shared with other work, PostgreSQL 15, C(benchmarks/bench_copy_engine.py), medians of three runs)
+    - load 5.4 to 7.5 s with a peak RSS of 57 MB (47 MB at 20,000 rows), against 13 to 18 s and 265 to 270 MB
+    for pgloader with this module's defaults, and 9.0 to 9.9 s for C(psql \copy) of ready COPY files into the
+    same migrated schema.
   - O(engine=copy) reads each SQLite table with one query that builds the C(COPY) CSV lines in SQLite itself
     and streams them into C(COPY ... FROM STDIN) through psycopg2,
     converting every value by its target column's type - boolean from 0/1, timestamptz from Django's naive UTC
