@@ -117,9 +117,10 @@ class PgTarget:
 def pg_admin():
     """A superuser for the harness only (creates and drops the per-test roles and databases)."""
     ensure_postgres_running()
-    # One password for every session (0600 file): parallel pytest runs must not reset it under each other.
-    password_file = REPO / ".cache" / "pg-test-admin-password"
-    password_file.parent.mkdir(parents=True, exist_ok=True)
+    # One password for every session and every clone on this machine (a 0600 file in the user's
+    # cache): parallel pytest runs must not reset the shared role's password under each other.
+    password_file = Path.home() / ".cache" / "pgmigrate" / "pg-test-admin-password"
+    password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not password_file.exists():
         password_file.touch(mode=0o600)
         password_file.write_text(secrets.token_urlsafe(24))

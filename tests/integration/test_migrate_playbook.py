@@ -300,3 +300,13 @@ def test_concurrent_run_is_refused(site):
     assert run.rc != 0 and "Another migration of this host is running" in run.output
     assert (site.backup_dir / "migrate.lock").exists()
     assert health(site.url)["vendor"] == "sqlite" and site.target_tables() == 0
+
+
+def test_migrate_with_the_copy_engine(site):
+    run = site.run("migrate.yml", "-e", "pgmigrate_engine=copy")
+    assert run.rc == 0, run.output[-4000:]
+    report = json.loads((site.root / "reports" / "migration-localhost.json").read_text())
+    assert report["engine"] == "copy" and report["consistent"] is True
+    assert health(site.url)["vendor"] == "postgresql"
+    assert sha256(site.sqlite) == site.before["sqlite"]
+    assert_no_secret(site, run)
