@@ -290,24 +290,34 @@ def _key_functions(plans, key_len):
     return source_key, target_key
 
 
+def _keyed(rows, key, side):
+    """(key, row) pairs of a stream that must be in strictly growing key order."""
+    previous = first = object()
+    for row in rows:
+        current = key(row)
+        if previous is not first and current <= previous:
+            raise OrderError("%s keys out of order at %r" % (side, current))
+        previous = current
+        yield current, row
+
+
 def merge_compare(spec, source_rows, target_rows, result):
     """Merge two key-ordered row streams; raises OrderError when a side is not strictly ordered."""
     plans = spec.plans
     equal = row_equality(plans)
     source_key, target_key = _key_functions(plans, spec.key_len)
     multi = spec.key_len > 1
-    src = iter(source_rows)
-    tgt = iter(target_rows)
+    src = _keyed(source_rows, source_key, "SQLite")
+    tgt = _keyed(target_rows, target_key, "PostgreSQL")
     n_source = n_target = 0
+    done = (None, None)
 
     def keys_of(key):
         return key if multi else (key,)
 
     try:
-        s = next(src, None)
-        t = next(tgt, None)
-        sk = source_key(s) if s is not None else None
-        tk = target_key(t) if t is not None else None
+        sk, s = next(src, done)
+        tk, t = next(tgt, done)
         while s is not None and t is not None:
             if sk == tk:
                 if s != t and (equal is None or not equal(s, t)):
@@ -316,48 +326,24 @@ def merge_compare(spec, source_rows, target_rows, result):
                         result.add_changed(keys_of(sk), indexes, s, t)
                 n_source += 1
                 n_target += 1
-                s = next(src, None)
-                t = next(tgt, None)
-                if s is not None:
-                    previous, sk = sk, source_key(s)
-                    if sk <= previous:
-                        raise OrderError("SQLite keys out of order at %r" % (sk,))
-                if t is not None:
-                    previous, tk = tk, target_key(t)
-                    if tk <= previous:
-                        raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
+                sk, s = next(src, done)
+                tk, t = next(tgt, done)
             elif sk < tk:
                 result.add_missing(keys_of(sk), s)
                 n_source += 1
-                s = next(src, None)
-                if s is not None:
-                    previous, sk = sk, source_key(s)
-                    if sk <= previous:
-                        raise OrderError("SQLite keys out of order at %r" % (sk,))
+                sk, s = next(src, done)
             else:
                 result.add_extra(keys_of(tk), t)
                 n_target += 1
-                t = next(tgt, None)
-                if t is not None:
-                    previous, tk = tk, target_key(t)
-                    if tk <= previous:
-                        raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
+                tk, t = next(tgt, done)
         while s is not None:
             result.add_missing(keys_of(sk), s)
             n_source += 1
-            s = next(src, None)
-            if s is not None:
-                previous, sk = sk, source_key(s)
-                if sk <= previous:
-                    raise OrderError("SQLite keys out of order at %r" % (sk,))
+            sk, s = next(src, done)
         while t is not None:
             result.add_extra(keys_of(tk), t)
             n_target += 1
-            t = next(tgt, None)
-            if t is not None:
-                previous, tk = tk, target_key(t)
-                if tk <= previous:
-                    raise OrderError("PostgreSQL keys out of order at %r" % (tk,))
+            tk, t = next(tgt, done)
     except (TypeError, ValueError) as error:
         # Keys of different types (text in an integer key) or a key that cannot be converted.
         raise OrderError("keys cannot be ordered: %s" % error)
