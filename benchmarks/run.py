@@ -8,8 +8,8 @@ one round measures, in this order, each on its own fresh PostgreSQL database:
   migrate     our whole playbooks/migrate.yml on localhost, the way `make demo` runs it (the demo
               app under gunicorn on its SQLite file, a private inventory, owner and app roles);
               downtime and per-phase seconds come from its JSON report;
-  pgloader    raw pgloader on the same file with the load file our pgloader module builds (the
-              module's own build_load_file() called on the same plan), into the schema
+  pgloader    raw pgloader on the same file with the load file our pgloader module builds (its
+              load_plan and pgloader engine called on the same plan), into the schema
               `manage.py migrate` created: the floor our load step stands on;
   plain_read  every row of both sides read and dropped (SQLite cursor, PostgreSQL server-side
               cursor), on the database pgloader just filled: the floor for consistency_check;
@@ -40,7 +40,6 @@ import re
 import secrets
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -58,9 +57,8 @@ from common import (
 
 sys.path.insert(0, str(COLLECTIONS))
 # pylint: disable=wrong-import-position
-from ansible_collections.pgmigrate.django.plugins.module_utils import (  # noqa: E402
-    pgloader_loadfile, preflight_checks,
-)
+from ansible_collections.pgmigrate.django.plugins.module_utils import load_plan, pgloader_engine  # noqa: E402
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import connection_kwargs  # noqa: E402
 from ansible_collections.pgmigrate.django.plugins.modules import pgloader as pgloader_module  # noqa: E402
 
 STEPS = ("migrate", "pgloader", "plain_read", "dumpdata")
@@ -412,31 +410,27 @@ def downtime_tasks(text):
     return found
 
 
-class _Params:
-    """What the pgloader module's build_load_file() reads of its AnsibleModule: the params."""
-
-    def __init__(self, params):
-        self.params = params
-
-
-def module_load_file(db, source):
-    """The load file our pgloader module writes for SOURCE into DB (its own builder, its defaults)."""
+def module_params(db, source):
+    """The pgloader module's parameters for a load of SOURCE into DB: its defaults, truncate, engine pgloader."""
     spec = pgloader_module.argument_spec()
     params = {name: option.get("default") for name, option in spec.items()}
-    params.update(db.params, source=str(source), truncate=True)
+    params.update(db.params, source=str(source), truncate=True, engine="pgloader")
+    return params
+
+
+def module_load_file(params):
+    """The load file our pgloader module writes (load_plan and the pgloader engine, as the module calls them)."""
     import psycopg2  # pylint: disable=import-outside-toplevel
-    conn = psycopg2.connect(db.dsn)
-    sconn = sqlite3.connect("file:%s?mode=ro" % source, uri=True)
+    conn = psycopg2.connect(**connection_kwargs(params))
+    sconn = load_plan.open_source(params["source"])
     try:
         with conn.cursor() as cur:
-            plan = preflight_checks.plan_tables(sconn, cur, params["schema"], params["include_tables"],
-                                                params["exclude_tables"])
+            plan = load_plan.make_plan(dict(params, preflight=False), sconn, cur)
     finally:
         conn.close()
         sconn.close()
-    url, url_env = pgloader_loadfile.target_url(params)
-    text, _identifiers, _intervals = pgloader_module.build_load_file(_Params(params), plan, url, str(source))
-    return text, url_env
+    text, _identifiers, _intervals = pgloader_engine.load_file(params, plan, params["source"])
+    return text
 
 
 def step_pgloader(rows, source, workdir, options, then_plain_read):
@@ -444,14 +438,15 @@ def step_pgloader(rows, source, workdir, options, then_plain_read):
     private = Path(tempfile.mkdtemp(prefix="pgloader-", dir=workdir))
     try:
         db.migrate(workdir)
-        text, url_env = module_load_file(db, source)
+        params = module_params(db, source)
+        text = module_load_file(params)
         load_path = private / "migrate.load"
         load_path.write_text(text)
         load_path.chmod(0o600)
         (Path(options.results) / "migrate.load").write_text(text.replace(db.name, "<database>"))
         (private / "root").mkdir(mode=0o700)
-        env = dict(os.environ, PGPASSWORD=db.password, **url_env)
-        # As the module runs it: private root dir, summary and log file.
+        # As the module runs it: private root dir, password file, summary and log file.
+        env = pgloader_engine.environment(params, str(private))
         proc, wall, rss = timed([PGLOADER, "--root-dir", str(private / "root") + os.sep, "--summary",
                                  str(private / "summary.csv"), "--logfile", str(private / "pgloader.log"),
                                  str(load_path)], env=env, cwd=str(private))

@@ -36,20 +36,13 @@ options:
       - Make a new copy even when the recorded one still matches.
     type: bool
     default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
+extends_documentation_fragment: [pgmigrate.django.attributes, ansible.builtin.files]
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reports whether a copy would be made; writes nothing.
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
-  platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
 notes:
   - O(mode) defaults to C(0600), because a database copy holds the application's data.
 seealso:

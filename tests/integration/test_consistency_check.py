@@ -116,7 +116,9 @@ def test_report_only_and_values_on_request(ansible, migrated_copy, demo_source):
     migrated_copy.query("UPDATE inventory_category SET description = 'changed' WHERE id = 3")
     migrated_copy.query("DELETE FROM inventory_item_tags WHERE id = 5")
     result = check(ansible, migrated_copy, demo_source, fail_on_mismatch=False, report_values=True,
-                   checks=["content"], include_tables=["inventory_*"], max_reported_mismatches=1)
+                   checks=["content"], include_tables=["inventory_category", "inventory_event", "inventory_item",
+                                                      "inventory_item_tags", "inventory_tag"],
+                   max_reported_mismatches=1)
     assert result.rc == 0 and not result.failed, result.output[-3000:]
     out = result.result
     assert out["consistent"] is False and out["checks"] == ["content"]
@@ -208,7 +210,7 @@ def test_chinook_fault_in_mixed_case_table(ansible, chinook_copy, chinook_source
     ({"source": "/nonexistent/db.sqlite3"}, "does not exist"),
     ({"schema": "nowhere"}, "Schema 'nowhere' does not exist"),
     ({"checks": []}, "checks is empty"),
-    ({"include_tables": ["no_such_*"]}, "matches no table"),
+    ({"include_tables": ["no_such_table"]}, "unknown table(s) in include_tables: no_such_table"),
     ({"max_reported_mismatches": -1}, "max_reported_mismatches must be 0 or more"),
 ])
 def test_bad_input_is_refused_clearly(ansible, pg_target, demo_source, args, message):
