@@ -22,7 +22,8 @@ def unknown_variables(names, known, allowed_prefixes=()):
     for name in sorted(set(str(name) for name in names)):
         if name in known or any(name.startswith(prefix) for prefix in allowed_prefixes):
             continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        # The shared pgmigrate_ prefix alone makes any two names look alike: a high cutoff.
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
         found.append("%s (did you mean %s?)" % (name, close[0]) if close else "%s (no known name is close)" % name)
     return found
 

@@ -109,7 +109,7 @@ def restore_env(conf, actions):
     actions.append({"step": "put the SQLite-era .env back", "ok": True, "detail": detail})
 
 
-def start_app(conf, actions):
+def start_app(conf, actions, run_dir):
     if conf["manager"] == "systemd":
         return run(["systemctl", "start"] + conf["units"], actions, "start the app's units")
     argv = list(conf["start_command"])
@@ -117,9 +117,14 @@ def start_app(conf, actions):
         argv = ["runuser", "-u", conf["service_user"], "--"] + argv
     env = dict(os.environ)
     env.update({key: str(value) for key, value in conf.get("environment", {}).items()})
-    proc = subprocess.run(argv, cwd=conf.get("chdir") or None, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
-    actions.append({"step": "start the app", "ok": proc.returncode == 0, "detail": proc.stderr.strip()[-500:]})
+    # Output to a file, not a pipe: a daemon that keeps the pipe open would make us wait forever.
+    log_path = os.path.join(run_dir, "deadman-start.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.run(argv, cwd=conf.get("chdir") or None, env=env, stdin=subprocess.DEVNULL,
+                              stdout=log, stderr=log, timeout=120, check=False)
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        detail = log.read().strip()[-500:]
+    actions.append({"step": "start the app", "ok": proc.returncode == 0, "detail": detail})
     return proc.returncode == 0
 
 
@@ -144,7 +149,10 @@ def fire(run_dir):
     with open(os.path.join(run_dir, "deadman.json"), encoding="utf-8") as handle:
         conf = json.load(handle)
     actions = []
-    for step in (stop_app, restore_env, start_app):
+    def start_app_here(conf, actions):
+        return start_app(conf, actions, run_dir)
+
+    for step in (stop_app, restore_env, start_app_here):
         try:
             step(conf, actions)
         except Exception as error:  # pylint: disable=broad-except  # every step runs; the journal says what failed
