@@ -11,7 +11,6 @@ import difflib
 from ansible.errors import AnsibleFilterError
 
 
-
 def unknown_variables(names, known, allowed_prefixes=()):
     """Names of NAMES that are neither in KNOWN nor start with one of ALLOWED_PREFIXES, each with
     the closest known name: ["pgmigrate_dbname (did you mean pgmigrate_db_name?)", ...]."""

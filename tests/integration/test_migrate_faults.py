@@ -247,6 +247,7 @@ def test_controller_killed_then_dead_man_switch_then_recovery(site, kill_when, r
     assert not list(site.backup_dir.glob("runs/*/owner.env")) and not list(site.backup_dir.glob("runs/*/pgpass"))
     if reached != "backed_up":
         assert list((site.backup_dir / "runs" / run_id).glob("*.dump"))
+        assert "may log in again" in rerun.output
     assert_no_secret(site, rerun)
 
 

@@ -49,6 +49,9 @@ def test_migrate_then_rerun_then_rollback(site):
     assert back.rc == 0, back.output[-3000:]
     assert site.env_file.read_bytes() == site.before["env"]
     assert health(site.url)["vendor"] == "sqlite" and site.target_tables() == 0
+    assert "set NOLOGIN" in back.output and "may log in again" in back.output
+    assert site.in_target_as_admin("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (site.app_user,))[0][0]
+    assert list(site.backup_dir.glob("runs/*/*.dump"))
     assert_no_secret(site, back)
 
 

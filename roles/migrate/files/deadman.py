@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """The dead-man switch of one pgmigrate run, on the app host (standard library only).
 
-    deadman.py fire RUN_DIR            what the transient systemd timer runs at the deadline
-    deadman.py watch RUN_DIR SECONDS   detaches, then fires at the deadline unless the run ended
+    python3 deadman.py fire RUN_DIR            what the transient systemd timer runs at the deadline
+    python3 deadman.py watch RUN_DIR SECONDS   detaches, then fires at the deadline unless the run ended
 
 Firing: unless the journal (RUN_DIR/state.json) says the run ended, it records "deadman_fired",
 stops the app, puts this run's SQLite-era .env back, starts the app (on SQLite), and records
@@ -149,6 +148,7 @@ def fire(run_dir):
     with open(os.path.join(run_dir, "deadman.json"), encoding="utf-8") as handle:
         conf = json.load(handle)
     actions = []
+
     def start_app_here(conf, actions):
         return start_app(conf, actions, run_dir)
 
