@@ -170,8 +170,9 @@ class DemoSite:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            for _attempt in range(50):
-                if not health(self.url):
+            # Until the master is gone: it holds the port (and the SQLite file) until then.
+            for _attempt in range(300):
+                if not os.path.exists("/proc/%d" % pid):
                     break
                 time.sleep(0.1)
 

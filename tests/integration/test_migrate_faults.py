@@ -7,6 +7,7 @@ with SIGKILL, rows written on PostgreSQL before a rollback, and bad inventories.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -49,7 +50,7 @@ os._exit(0)
 
 
 def sqlite_names(path, prefix):
-    with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as conn:
+    with contextlib.closing(sqlite3.connect("file:%s?mode=ro" % path, uri=True)) as conn:
         return {row[0] for row in conn.execute("SELECT name FROM inventory_item WHERE name LIKE ?", (prefix + "%",))}
 
 
@@ -68,7 +69,7 @@ def write_without_checkpoint(site):
 @pytest.mark.parametrize("journal_mode", ["wal", "delete"])
 def test_two_attempts_with_app_writes_in_between_lose_no_row(site, journal_mode):
     site.stop_app()
-    with sqlite3.connect(site.sqlite) as conn:
+    with contextlib.closing(sqlite3.connect(site.sqlite)) as conn:
         assert conn.execute("PRAGMA journal_mode=%s" % journal_mode).fetchone()[0] == journal_mode
     site.start_app()
 
@@ -132,7 +133,7 @@ def test_rollback_refuses_rows_written_on_postgresql_then_keeps_them_in_a_dump(s
 def test_rollback_never_overwrites_a_file_a_process_holds_open(site):
     assert site.run("migrate.yml").rc == 0
     # A forgotten job writes to the old SQLite file and keeps it open.
-    with sqlite3.connect(site.sqlite) as conn:
+    with contextlib.closing(sqlite3.connect(site.sqlite)) as conn, conn:
         conn.execute("UPDATE inventory_category SET name = name || ' (late write)' WHERE id = 1")
     holder = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
                                "c.execute('SELECT count(*) FROM inventory_item').fetchone(); time.sleep(600)",
