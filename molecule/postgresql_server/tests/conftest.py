@@ -206,7 +206,8 @@ def summary(proc: subprocess.CompletedProcess) -> str:
     """Only the failures and the recap: the full output is long (and -vvv when asked)."""
     lines = proc.stdout.splitlines()
     failed = [line[:2000] for line in lines if "fatal:" in line or "FAILED!" in line]
-    return "\n".join(failed[:5] + lines[-5:])
+    errors = [line[:2000] for line in proc.stderr.splitlines() if "ERROR" in line]
+    return "\n".join(failed[:5] + errors[:5] + lines[-5:])
 
 
 def recap(proc: subprocess.CompletedProcess, name: str) -> dict[str, int]:

@@ -129,12 +129,13 @@ def test_a_file_read_later_makes_the_role_fail_naming_it(target, psql_postgres):
         psql_postgres("ALTER SYSTEM RESET ssl_prefer_server_ciphers")
     assert run.returncode != 0, summary(run)
     _no_sentinel(run)
-    message = "\n".join(line for line in run.stdout.splitlines() if "FAILED!" in line)
+    # ansible-core 2.19 prints the failure to stderr ([ERROR]) and to stdout (fatal: ... FAILED!).
+    message = " ".join((run.stdout + run.stderr).split())
     assert "zz-pgmigrate.conf and override its settings" in message, summary(run)
     for name in CONFLICTING:
         assert f"{name} in {target.conf_dir}/conf.d/{LATE} line" in message, (name, summary(run))
     assert f"ssl_prefer_server_ciphers in {target.data_dir}/postgresql.auto.conf line" in message, summary(run)
-    assert "10-tuning.conf" not in message
+    assert f"{EARLY} line" not in message
     # Neither reloaded nor restarted.
     assert after == before
     res = psql_postgres("SHOW ssl_min_protocol_version")
