@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: scram_sha256_verifier
 short_description: The SCRAM-SHA-256 verifier PostgreSQL stores for a password
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - pgmigrate.django contributors (@pgmigrate)
 description:
