@@ -63,9 +63,11 @@ postgres:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL $(PG_VERSION) did not start: see /var/log/postgresql/" >&2; exit 1
 
+# Both Molecule images: Debian 12 (PostgreSQL 15) and Debian 13 (PostgreSQL 17); about a minute
+# each the first time, a second when they exist.
 docker:
 	@scripts/ensure-dockerd.sh
-	@scripts/build-docker-image.sh
+	@scripts/build-docker-image.sh --suite bookworm --suite trixie
 
 ## ---- the steps of make test ------------------------------------------------------------
 
