@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import ipaddress
 import json
 import re
 
@@ -505,6 +506,31 @@ def canon_json(value):
         return _bad(value)
 
 
+# ---------------------------------------------------------------- inet, cidr
+
+NETWORK_TYPES = ("inet", "cidr")
+
+
+def canon_network(value):
+    """inet/cidr text -> (IP version, address bytes, prefix length): equal exactly for the same value.
+
+    Django's GenericIPAddressField keeps text in SQLite ('192.0.2.1', '2001:db8::1') and `inet` in
+    PostgreSQL, which prints a mask only when it is not the full one ('10.0.0.1/24') and may spell
+    an address otherwise ('2001:DB8:0::1' -> '2001:db8::1', '::c000:201' -> '::192.0.2.1').
+    An IPv4-mapped address ('::ffff:192.0.2.1') stays IPv6 and differs from '192.0.2.1': Django
+    unpacks it on save only (unpack_ipv4), never on read, so both sides hold what the app wrote.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (str, bytes)):
+        return _bad(value)
+    try:
+        interface = ipaddress.ip_interface(_text(value).strip())
+    except ValueError:
+        return _bad(value)
+    return (interface.version, interface.ip.packed, interface.network.prefixlen)
+
+
 # ---------------------------------------------------------------- other types
 
 
@@ -543,6 +569,9 @@ def _expressions(udt, column):
         return expression.format(v=value), ident
     if udt == "uuid":
         return sql.SQL("replace({}::text, '-', '')").format(ident), ident
+    if udt in NETWORK_TYPES:
+        # The type's own output ('192.0.2.1'), not ::text ('192.0.2.1/32'); psycopg2 returns it as str.
+        return ident, ident
     if udt == "interval":
         return sql.SQL("(extract(epoch FROM {}) * 1000000)::int8").format(ident), ident
     # numeric, date (DateStyle ISO), json, jsonb, name, char and everything else: the text output.
@@ -587,6 +616,8 @@ def column_plan(source_name, target_name, target_column):
         kind, canon_s, canon_t = "interval", canon_interval_source, canon_int_target
     elif udt in ("json", "jsonb"):
         kind, canon_s, canon_t, fast = udt, canon_json, canon_json, json_fast_equal
+    elif udt in NETWORK_TYPES:
+        kind, canon_s, canon_t = "network", canon_network, canon_network
     else:
         kind, canon_s, canon_t = "other", canon_other_source, canon_text_target
     return ColumnPlan(source_name, target_name, pg_type, kind, expression, fast, canon_s, canon_t,
