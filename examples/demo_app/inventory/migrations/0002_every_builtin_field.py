@@ -9,87 +9,153 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('inventory', '0001_initial'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("inventory", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('id', models.SmallAutoField(primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('slug', models.SlugField(allow_unicode=True, max_length=80, unique=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('website', models.URLField(blank=True, max_length=300)),
-                ('opens_at', models.TimeField(blank=True, null=True)),
-                ('closes_at', models.TimeField(blank=True, null=True)),
-                ('address', models.CharField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.SmallAutoField(primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+                ("slug", models.SlugField(allow_unicode=True, max_length=80, unique=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("website", models.URLField(blank=True, max_length=300)),
+                ("opens_at", models.TimeField(blank=True, null=True)),
+                ("closes_at", models.TimeField(blank=True, null=True)),
+                ("address", models.CharField(blank=True)),
             ],
             options={
-                'ordering': ('id',),
+                "ordering": ("id",),
             },
         ),
         migrations.CreateModel(
-            name='Warehouse',
+            name="Warehouse",
             fields=[
-                ('location_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='inventory.location')),
-                ('capacity', models.PositiveIntegerField()),
-                ('floors', models.PositiveSmallIntegerField(default=1)),
-                ('min_temperature', models.SmallIntegerField(blank=True, null=True)),
-                ('pallets_moved', models.PositiveBigIntegerField(default=0)),
-                ('balance_cents', models.BigIntegerField(default=0)),
-                ('gateway_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('refrigerated', models.BooleanField(blank=True, null=True)),
-                ('floor_plan', models.FileField(blank=True, upload_to='floor_plans/')),
-                ('photo', models.ImageField(blank=True, height_field='photo_height', upload_to='warehouses/', width_field='photo_width')),
-                ('photo_width', models.PositiveIntegerField(blank=True, null=True)),
-                ('photo_height', models.PositiveIntegerField(blank=True, null=True)),
-                ('config_file', models.FilePathField(blank=True, match='.*\\.ini$', max_length=200, path='/srv/warehouse-configs', recursive=True)),
+                (
+                    "location_ptr",
+                    models.OneToOneField(
+                        auto_created=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        parent_link=True,
+                        primary_key=True,
+                        serialize=False,
+                        to="inventory.location",
+                    ),
+                ),
+                ("capacity", models.PositiveIntegerField()),
+                ("floors", models.PositiveSmallIntegerField(default=1)),
+                ("min_temperature", models.SmallIntegerField(blank=True, null=True)),
+                ("pallets_moved", models.PositiveBigIntegerField(default=0)),
+                ("balance_cents", models.BigIntegerField(default=0)),
+                ("gateway_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("refrigerated", models.BooleanField(blank=True, null=True)),
+                ("floor_plan", models.FileField(blank=True, upload_to="floor_plans/")),
+                (
+                    "photo",
+                    models.ImageField(
+                        blank=True,
+                        height_field="photo_height",
+                        upload_to="warehouses/",
+                        width_field="photo_width",
+                    ),
+                ),
+                ("photo_width", models.PositiveIntegerField(blank=True, null=True)),
+                ("photo_height", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "config_file",
+                    models.FilePathField(
+                        blank=True,
+                        match=".*\\.ini$",
+                        max_length=200,
+                        path="/srv/warehouse-configs",
+                        recursive=True,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
-            bases=('inventory.location',),
+            bases=("inventory.location",),
         ),
         migrations.CreateModel(
-            name='Comment',
+            name="Comment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('object_id', models.PositiveBigIntegerField()),
-                ('author_email', models.EmailField(max_length=254)),
-                ('author_url', models.URLField(blank=True)),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True, unpack_ipv4=True)),
-                ('body', models.TextField()),
-                ('attachment', models.FileField(blank=True, max_length=255, upload_to='attachments/%Y/%m/')),
-                ('screenshot', models.ImageField(blank=True, null=True, upload_to='screenshots/')),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='contenttypes.contenttype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("object_id", models.PositiveBigIntegerField()),
+                ("author_email", models.EmailField(max_length=254)),
+                ("author_url", models.URLField(blank=True)),
+                (
+                    "remote_addr",
+                    models.GenericIPAddressField(blank=True, null=True, unpack_ipv4=True),
+                ),
+                ("body", models.TextField()),
+                (
+                    "attachment",
+                    models.FileField(blank=True, max_length=255, upload_to="attachments/%Y/%m/"),
+                ),
+                ("screenshot", models.ImageField(blank=True, null=True, upload_to="screenshots/")),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="contenttypes.contenttype"
+                    ),
+                ),
             ],
             options={
-                'ordering': ('id',),
-                'indexes': [models.Index(fields=['content_type', 'object_id'], name='inventory_c_content_564257_idx')],
+                "ordering": ("id",),
+                "indexes": [
+                    models.Index(
+                        fields=["content_type", "object_id"], name="inventory_c_content_564257_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StockLevel',
+            name="StockLevel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('on_hand', models.IntegerField()),
-                ('reserved', models.SmallIntegerField(default=0)),
-                ('reorder_level', models.PositiveSmallIntegerField(default=0)),
-                ('units_sold', models.PositiveBigIntegerField(default=0)),
-                ('value_cents', models.BigIntegerField(default=0)),
-                ('counted_at', models.TimeField(blank=True, null=True)),
-                ('bin_code', models.SlugField(max_length=20)),
-                ('item', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='stock', to='inventory.item')),
-                ('warehouse', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stock_levels', to='inventory.warehouse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("on_hand", models.IntegerField()),
+                ("reserved", models.SmallIntegerField(default=0)),
+                ("reorder_level", models.PositiveSmallIntegerField(default=0)),
+                ("units_sold", models.PositiveBigIntegerField(default=0)),
+                ("value_cents", models.BigIntegerField(default=0)),
+                ("counted_at", models.TimeField(blank=True, null=True)),
+                ("bin_code", models.SlugField(max_length=20)),
+                (
+                    "item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stock",
+                        to="inventory.item",
+                    ),
+                ),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="stock_levels",
+                        to="inventory.warehouse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('id',),
+                "ordering": ("id",),
             },
         ),
     ]
