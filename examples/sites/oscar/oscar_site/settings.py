@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from oscar.defaults import *  # noqa: F401,F403  (Oscar's documented way to get its defaults)
+# Oscar's documented way to start from its defaults.
+from oscar.defaults import *  # noqa: F401,F403 pylint: disable=wildcard-import,unused-wildcard-import
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

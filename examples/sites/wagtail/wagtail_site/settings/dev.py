@@ -1,3 +1,5 @@
+# Settings layered the way `wagtail start` lays them out (star imports are its convention).
+# pylint: disable=wildcard-import,unused-wildcard-import
 from .base import *
 
 # SECURITY WARNING: don't run with debug turned on in production!

@@ -1,3 +1,5 @@
+# Settings layered the way `wagtail start` lays them out (star imports are its convention).
+# pylint: disable=wildcard-import,unused-wildcard-import
 import os
 
 from .base import *
