@@ -254,6 +254,37 @@ def canon_numeric_source(value):
     return _bad(value) if number is None else canonical_decimal(number)
 
 
+# Django's SQLite backend reads a DecimalField stored as REAL through a 15-digit context, then
+# quantizes it to the field's decimal places (DatabaseOperations.get_decimalfield_converter).
+_DJANGO_FLOAT_CONTEXT = decimal.Context(prec=15)
+
+
+def numeric_source(scale):
+    """canon_numeric_source for numeric(p, SCALE), with REAL values read the way Django reads them.
+
+    SQLite arithmetic on a decimal (`F('total') + price`) stores a REAL such as 750.1999999999999:
+    Django on SQLite shows Decimal('750.20'), PostgreSQL's numeric(12,2) stores 750.20. Such a
+    float, whose shortest text has more decimals than SCALE, is taken at 15 significant digits
+    when that leaves no more decimals than SCALE; any other value is compared exactly as before
+    (12.345 in numeric(10,2) differs).
+    """
+    if scale is None:
+        return canon_numeric_source
+
+    def fits(number):
+        return number.is_zero() or number.normalize().as_tuple().exponent >= -scale
+
+    def canon(value):
+        if isinstance(value, float) and value == value and abs(value) != float("inf"):
+            if not fits(decimal.Decimal(repr(value))):
+                django_value = _DJANGO_FLOAT_CONTEXT.create_decimal_from_float(value)
+                if fits(django_value):
+                    return canonical_decimal(django_value)
+        return canon_numeric_source(value)
+
+    return canon
+
+
 def canon_numeric_target(value):
     if value is None:
         return None
@@ -595,8 +626,9 @@ def column_plan(source_name, target_name, target_column):
     elif udt in ("float4", "float8"):
         kind, canon_s, canon_t = "float", canon_float_source, canon_float_target
     elif udt == "numeric":
-        kind, canon_s, canon_t = "numeric", canon_numeric_source, canon_numeric_target
-        fast = numeric_fast_equal(numeric_scale(pg_type))
+        scale = numeric_scale(pg_type)
+        kind, canon_s, canon_t = "numeric", numeric_source(scale), canon_numeric_target
+        fast = numeric_fast_equal(scale)
     elif udt in ("text", "varchar"):
         kind, canon_s, canon_t = "text", canon_text_source, canon_text_target
     elif udt == "bpchar":
@@ -617,7 +649,8 @@ def column_plan(source_name, target_name, target_column):
     elif udt in ("json", "jsonb"):
         kind, canon_s, canon_t, fast = udt, canon_json, canon_json, json_fast_equal
     elif udt in NETWORK_TYPES:
-        kind, canon_s, canon_t = "network", canon_network, canon_network
+        # Kind "other" as before: the copy engine writes these columns as it always did.
+        kind, canon_s, canon_t = "other", canon_network, canon_network
     else:
         kind, canon_s, canon_t = "other", canon_other_source, canon_text_target
     return ColumnPlan(source_name, target_name, pg_type, kind, expression, fast, canon_s, canon_t,
