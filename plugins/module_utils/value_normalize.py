@@ -33,6 +33,7 @@ import datetime
 import decimal
 import ipaddress
 import json
+import math
 import re
 
 try:
@@ -275,7 +276,7 @@ def numeric_source(scale):
         return number.is_zero() or number.normalize().as_tuple().exponent >= -scale
 
     def canon(value):
-        if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        if isinstance(value, float) and math.isfinite(value):
             if not fits(decimal.Decimal(repr(value))):
                 django_value = _DJANGO_FLOAT_CONTEXT.create_decimal_from_float(value)
                 if fits(django_value):
