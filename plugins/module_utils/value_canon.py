@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import re
 
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import text as sqlite_text
@@ -177,6 +178,37 @@ def canon_numeric_source(value):
         return None
     number = to_decimal(value)
     return bad(value) if number is None else canonical_decimal(number)
+
+
+# Django's SQLite backend reads a DecimalField stored as REAL through a 15-digit context, then
+# quantizes it to the field's decimal places (DatabaseOperations.get_decimalfield_converter).
+_DJANGO_FLOAT_CONTEXT = decimal.Context(prec=15)
+
+
+def numeric_source(scale):
+    """canon_numeric_source for numeric(p, SCALE), with REAL values read the way Django reads them.
+
+    SQLite arithmetic on a decimal (`F('total') + price`) stores a REAL such as 750.1999999999999:
+    Django on SQLite shows Decimal('750.20'), PostgreSQL's numeric(12,2) stores 750.20. Such a
+    float, whose shortest text has more decimals than SCALE, is taken at 15 significant digits
+    when that leaves no more decimals than SCALE; any other value is compared exactly as before
+    (12.345 in numeric(10,2) differs).
+    """
+    if scale is None:
+        return canon_numeric_source
+
+    def fits(number):
+        return number.is_zero() or number.normalize().as_tuple().exponent >= -scale
+
+    def canon(value):
+        if isinstance(value, float) and math.isfinite(value):
+            if not fits(decimal.Decimal(repr(value))):
+                django_value = _DJANGO_FLOAT_CONTEXT.create_decimal_from_float(value)
+                if fits(django_value):
+                    return canonical_decimal(django_value)
+        return canon_numeric_source(value)
+
+    return canon
 
 
 def canon_numeric_target(value):

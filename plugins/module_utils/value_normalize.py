@@ -30,13 +30,14 @@ only save time, never hide a difference.
 from __future__ import annotations
 
 import decimal
+import ipaddress
 import json
 import re
 
 from ansible_collections.pgmigrate.django.plugins.module_utils.value_canon import (  # noqa: F401 (parse_datetime: API)
     as_text, bad, canon_bool_source, canon_bool_target, canon_date_source, canon_date_target, canon_datetime_target,
     canon_float_source, canon_float_target, canon_int_source, canon_int_target, canon_numeric_source,
-    canon_numeric_target, canon_time_source, canon_time_target, canonical_decimal, datetime_source,
+    canon_numeric_target, canon_time_source, numeric_source, canon_time_target, canonical_decimal, datetime_source,
     numeric_fast_equal, parse_datetime, to_decimal,
 )
 
@@ -246,6 +247,31 @@ _FRACTION_FORMAT = "CASE WHEN {v} = date_trunc('second', {v}) THEN 'YYYY-MM-DD H
                    " ELSE 'YYYY-MM-DD HH24:MI:SS.US' END"
 
 
+# ---------------------------------------------------------------- inet, cidr
+
+NETWORK_TYPES = ("inet", "cidr")
+
+
+def canon_network(value):
+    """inet/cidr text -> (IP version, address bytes, prefix length): equal exactly for the same value.
+
+    Django's GenericIPAddressField keeps text in SQLite ('192.0.2.1', '2001:db8::1') and `inet` in
+    PostgreSQL, which prints a mask only when it is not the full one ('10.0.0.1/24') and may spell
+    an address otherwise ('2001:DB8:0::1' -> '2001:db8::1', '::c000:201' -> '::192.0.2.1').
+    An IPv4-mapped address ('::ffff:192.0.2.1') stays IPv6 and differs from '192.0.2.1': Django
+    unpacks it on save only (unpack_ipv4), never on read, so both sides hold what the app wrote.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (str, bytes)):
+        return bad(value)
+    try:
+        interface = ipaddress.ip_interface(as_text(value).strip())
+    except ValueError:
+        return bad(value)
+    return (interface.version, interface.ip.packed, interface.network.prefixlen)
+
+
 def _expressions(udt, column):
     """(select expression, order expression) for a PostgreSQL column of type UDT."""
     ident = sql.Identifier(column)
@@ -268,6 +294,9 @@ def _expressions(udt, column):
         expression = sql.SQL("to_char({v}, CASE WHEN {v} = date_trunc('second', {v}) THEN 'HH24:MI:SS'"
                              " ELSE 'HH24:MI:SS.US' END)")
         return expression.format(v=value), ident
+    if udt in NETWORK_TYPES:
+        # The type's own output ('192.0.2.1'), not ::text ('192.0.2.1/32'); psycopg2 returns it as str.
+        return ident, ident
     if udt == "uuid":
         return sql.SQL("replace({}::text, '-', '')").format(ident), ident
     if udt == "interval":
@@ -293,7 +322,7 @@ def column_plan(source_name, target_name, target_column):
     elif udt in ("float4", "float8"):
         kind, canon_s, canon_t = "float", canon_float_source, canon_float_target
     elif udt == "numeric":
-        kind, canon_s, canon_t = "numeric", canon_numeric_source, canon_numeric_target
+        kind, canon_s, canon_t = "numeric", numeric_source(numeric_scale(pg_type)), canon_numeric_target
         fast = numeric_fast_equal(numeric_scale(pg_type))
     elif udt in ("text", "varchar"):
         kind, canon_s, canon_t = "text", canon_text_source, canon_text_target
@@ -314,6 +343,9 @@ def column_plan(source_name, target_name, target_column):
         kind, canon_s, canon_t = "interval", canon_interval_source, canon_int_target
     elif udt in ("json", "jsonb"):
         kind, canon_s, canon_t, fast = udt, canon_json, canon_json, json_fast_equal
+    elif udt in NETWORK_TYPES:
+        # Kind "other" as before: the copy engine writes these columns as it always did.
+        kind, canon_s, canon_t = "other", canon_network, canon_network
     else:
         kind, canon_s, canon_t = "other", canon_other_source, canon_text_target
     return ColumnPlan(source_name, target_name, pg_type, kind, expression, fast, canon_s, canon_t,
