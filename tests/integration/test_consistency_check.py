@@ -125,8 +125,7 @@ def test_report_only_and_values_on_request(ansible, migrated_copy, demo_source):
     assert out["consistent"] is False and out["checks"] == ["content"]
     assert "sequences" not in out and "foreign_keys" not in out
     assert sorted(entry["name"] for entry in out["tables"]) == [
-        "inventory_category", "inventory_comment", "inventory_event", "inventory_item", "inventory_item_tags",
-        "inventory_location", "inventory_stocklevel", "inventory_tag", "inventory_warehouse"]
+        "inventory_category", "inventory_event", "inventory_item", "inventory_item_tags", "inventory_tag"]
     category = [entry for entry in out["tables"] if entry["name"] == "inventory_category"][0]
     sample = category["first_mismatches"][0]
     assert sample["columns"] == ["description"] and sample["target"] == {"description": "'changed'"}
