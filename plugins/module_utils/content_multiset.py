@@ -21,7 +21,6 @@ HASH_MASK = (1 << 128) - 1
 MAX_EXAMINED_ROWS = 100000
 
 
-
 def _canon_functions(plans):
     return ([plan.canon_source for plan in plans], [plan.canon_target for plan in plans])
 

@@ -17,7 +17,6 @@ TARGET_BATCH_BYTES = 4 * 1024 * 1024
 _CURSOR_IDS = itertools.count(1)
 
 
-
 class BatchSizer(object):
     """Rows per fetch: at most LIMIT, and about TARGET_BATCH_BYTES of Python objects per batch.
 

@@ -34,11 +34,11 @@ import ipaddress
 import json
 import re
 
-from ansible_collections.pgmigrate.django.plugins.module_utils.value_canon import (  # noqa: F401 (parse_datetime: API)
+from ansible_collections.pgmigrate.django.plugins.module_utils.value_canon import (
     as_text, bad, canon_bool_source, canon_bool_target, canon_date_source, canon_date_target, canon_datetime_target,
-    canon_float_source, canon_float_target, canon_int_source, canon_int_target, canon_numeric_source,
-    canon_numeric_target, canon_time_source, numeric_source, canon_time_target, canonical_decimal, datetime_source,
-    numeric_fast_equal, parse_datetime, to_decimal,
+    canon_float_source, canon_float_target, canon_int_source, canon_int_target,
+    canon_numeric_target, canon_time_source, canon_time_target, canonical_decimal, datetime_source,
+    numeric_fast_equal, numeric_source, to_decimal,
 )
 
 try:

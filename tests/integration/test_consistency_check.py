@@ -117,9 +117,9 @@ def test_report_only_and_values_on_request(ansible, migrated_copy, demo_source):
     migrated_copy.query("UPDATE inventory_category SET description = 'changed' WHERE id = 3")
     migrated_copy.query("DELETE FROM inventory_item_tags WHERE id = 5")
     result = check(ansible, migrated_copy, demo_source, fail_on_mismatch=False, report_values=True,
-                   checks=["content"], include_tables=["inventory_category", "inventory_event", "inventory_item",
-                                                      "inventory_item_tags", "inventory_tag"],
-                   max_reported_mismatches=1)
+                   checks=["content"], max_reported_mismatches=1,
+                   include_tables=["inventory_category", "inventory_event", "inventory_item", "inventory_item_tags",
+                                   "inventory_tag"])
     assert result.rc == 0 and not result.failed, result.output[-3000:]
     out = result.result
     assert out["consistent"] is False and out["checks"] == ["content"]

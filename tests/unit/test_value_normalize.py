@@ -11,6 +11,7 @@ import decimal
 
 import pytest
 
+from ansible_collections.pgmigrate.django.plugins.module_utils import value_canon as vc
 from ansible_collections.pgmigrate.django.plugins.module_utils import value_normalize as vn
 
 
@@ -182,7 +183,7 @@ def test_canonical_decimal():
     ("yesterday", True, None),
 ])
 def test_parse_datetime(text, aware, expected):
-    assert vn.parse_datetime(text, aware) == expected
+    assert vc.parse_datetime(text, aware) == expected
 
 
 def test_uuid_forms():
