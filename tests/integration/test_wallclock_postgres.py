@@ -33,3 +33,35 @@ def test_postgresql_makes_the_same_instants_and_wall_clocks(pg_target):
                 assert isinstance(back, datetime.datetime) and back.tzinfo is None
     finally:
         conn.close()
+
+
+def test_loaded_in_the_zone_and_read_back_as_django_reads_it(pg_target):
+    """Loaded with the session in TIME_ZONE, selected by the check's expression, compared by its plan."""
+    from ansible_collections.pgmigrate.django.plugins.module_utils import django_compare, django_values
+    from ansible_collections.pgmigrate.django.plugins.module_utils import value_normalize
+
+    conn = pg_target.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (id int PRIMARY KEY, created_at timestamptz)")
+            for tz in {case[0] for case in CASES}:
+                cases = [case for case in CASES if case[0] is tz]
+                cur.execute("TRUNCATE t")
+                cur.execute("SELECT set_config('TimeZone', %s, false)", (tz.key,))
+                for key, case in enumerate(cases):
+                    cur.execute("INSERT INTO t VALUES (%s, %s)", (key, case[1]))
+                cur.execute("SELECT set_config('TimeZone', 'UTC', false)")  # the check's own session
+                values = django_values.DjangoValues({
+                    "settings": {"use_tz": False, "time_zone": tz.key},
+                    "tables": {"t": {"created_at": {"internal_type": "DateTimeField"}}}})
+                base = {"name": "created_at", "udt": "timestamptz", "type": "timestamp with time zone"}
+                for policy in ("refuse", "shift_forward"):
+                    plan = django_compare.adapt_plan(value_normalize.column_plan("created_at", "created_at", base),
+                                                     values, "t", gap_policy=policy)
+                    cur.execute(plan.expression.as_string(conn).join(("SELECT ", " FROM t ORDER BY id")))
+                    read_back = [row[0] for row in cur.fetchall()]
+                    for case, target in zip(cases, read_back):
+                        expected = case[2] != wc.GAP or policy == "shift_forward"
+                        assert plan.same(case[1], target) is expected, (tz.key, case[1], target, policy)
+    finally:
+        conn.close()
