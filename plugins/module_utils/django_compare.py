@@ -17,7 +17,7 @@ rounds it (decimal_fit.quantize); without it the raw value must equal the target
 
 from __future__ import annotations
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import decimal_fit, value_normalize, wallclock
+from ansible_collections.pgmigrate.django.plugins.module_utils import decimal_fit, wallclock
 
 try:
     from psycopg2 import sql
@@ -49,9 +49,15 @@ def wall_clock_source(tz, shift_gaps, fallback):
             moment = wallclock.wall_clock(moment, tz)
         elif shift_gaps:
             moment = wallclock.expected_wall_clock(moment, tz)
-        return value_normalize.format_datetime(moment)
+        return _datetime_text(moment)
 
     return canon
+
+
+def _datetime_text(value):
+    """The canonical datetime text of value_normalize's datetime plans (fraction always present)."""
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
 
 
 def rounding(digits, places):
