@@ -53,6 +53,13 @@ options:
         either way sees its settings.
       - It may hold secrets; its values are never returned or logged.
     type: path
+  env_file_export:
+    description:
+      - Put the keys of O(env_file) into the environment. V(false) gives the app only C(DJANGO_ENV_FILE),
+        as the migration's C(manage.py migrate) step does (the password then stays out of every process
+        environment); the settings contract then proves the app reads C(DJANGO_ENV_FILE).
+    type: bool
+    default: true
   environment:
     description:
       - More environment variables for the app's python; they win over O(env_file).
@@ -213,7 +220,8 @@ def settings_module_for(params, env):
 def ask_the_app(params):
     env_values = read_env_file(params["env_file"]) if params["env_file"] else {}
     extra = dict(params["environment"], **params["secret_environment"])
-    env = di.app_environment(os.environ, env_values, params["env_file"], extra)
+    exported = env_values if params["env_file_export"] else {}
+    env = di.app_environment(os.environ, exported, params["env_file"], extra)
     settings_module = settings_module_for(params, env)
     env["DJANGO_SETTINGS_MODULE"] = settings_module
     script = di.introspect_script(params["expect_vendor"], params["expect_database"])
@@ -239,6 +247,7 @@ def main():
             app_dir=dict(type="path", required=True),
             settings_module=dict(type="str"),
             env_file=dict(type="path"),
+            env_file_export=dict(type="bool", default=True),
             environment=dict(type="dict", default={}),
             secret_environment=dict(type="dict", default={}, no_log=True),
             expect_vendor=dict(type="str", choices=["postgresql", "sqlite", "mysql", "oracle"]),

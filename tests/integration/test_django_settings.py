@@ -214,6 +214,22 @@ def test_contract_refuses_an_app_that_ignores_database_url(app, ansible, pg_targ
     assert app.unchanged()
 
 
+def test_contract_with_django_env_file_only(app, ansible, pg_target):
+    """env_file_export=false: the app gets DJANGO_ENV_FILE alone, as the schema step gives it."""
+    owner_env = app.write_env(["DATABASE_URL=%s" % pg_target.database_url], path=app.dir / ".env.owner")
+    args = app.args(env_file=str(owner_env), env_file_export=False, expect_vendor="postgresql",
+                    expect_database=pg_target.dbname)
+    result = ansible.module("django_settings", args)
+    assert result.rc == 0, result.output[-3000:]
+    # An app that reads only its environment, never DJANGO_ENV_FILE, is refused under the same settings.
+    settings = app.dir / "demo_project" / "settings.py"
+    settings.write_text(settings.read_text().replace(
+        'envconfig.load_environment(os.environ, BASE_DIR / ".env")', "dict(os.environ)"))
+    result = ansible.module("django_settings", args)
+    assert result.failed and "DJANGO_ENV_FILE" in result.result["msg"], result.output[-3000:]
+    assert app.unchanged()
+
+
 def test_contract_refuses_settings_without_the_target(app, ansible, pg_target):
     # The owner's settings forgot the database URL: Django stays on SQLite.
     result = ansible.module("django_settings", app.args(expect_vendor="postgresql", expect_database=pg_target.dbname))
