@@ -8,8 +8,8 @@ one round measures, in this order, each on its own fresh PostgreSQL database:
   migrate     our whole playbooks/migrate.yml on localhost, the way `make demo` runs it (the demo
               app under gunicorn on its SQLite file, a private inventory, owner and app roles);
               downtime and per-phase seconds come from its JSON report;
-  pgloader    raw pgloader on the same file with the load file our pgloader module builds (the
-              module's own build_load_file() called on the same plan), into the schema
+  pgloader    raw pgloader on the same file with the load file our pgloader module builds (its
+              load_plan and pgloader engine called on the same plan), into the schema
               `manage.py migrate` created: the floor our load step stands on;
   plain_read  every row of both sides read and dropped (SQLite cursor, PostgreSQL server-side
               cursor), on the database pgloader just filled: the floor for consistency_check;
@@ -40,16 +40,16 @@ import re
 import secrets
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import demo_site  # noqa: E402  pylint: disable=wrong-import-position
+from demo_site import health  # noqa: E402  pylint: disable=wrong-import-position
 
 from common import (
     COLLECTIONS, DEMO_APP, PGLOADER, PLAIN_READ, REPO, Database, django_env, make_source, psql_as_postgres, run_module,
@@ -58,9 +58,8 @@ from common import (
 
 sys.path.insert(0, str(COLLECTIONS))
 # pylint: disable=wrong-import-position
-from ansible_collections.pgmigrate.django.plugins.module_utils import (  # noqa: E402
-    pgloader_loadfile, preflight_checks,
-)
+from ansible_collections.pgmigrate.django.plugins.module_utils import load_plan, pgloader_engine  # noqa: E402
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import connection_kwargs  # noqa: E402
 from ansible_collections.pgmigrate.django.plugins.modules import pgloader as pgloader_module  # noqa: E402
 
 STEPS = ("migrate", "pgloader", "plain_read", "dumpdata")
@@ -202,115 +201,17 @@ class TreeMonitor(threading.Thread):
 
 # ------------------------------------------------------------------------------------ the whole migration
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def health(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return json.loads(answer.read())
-    except (OSError, ValueError):
-        return {}
-
-
-class DemoSite:
-    """The demo app on SQLite under gunicorn, a private inventory and an empty provisioned database.
-
-    The same setup as examples/demo_prepare.yml and inventories/local (which `make demo` uses), with
-    its own directory, port, database and roles.
-    """
+class DemoSite(demo_site.DemoSite):
+    """tests/demo_site.py's demo site, set up through the local postgres account, whose migrate.yml
+    run is watched by the tree monitor."""
 
     def __init__(self, root, source):
-        self.root = root
+        super().__init__(root, lambda statement, dbname=None: psql_as_postgres(statement, dbname=dbname or "postgres"),
+                         prefix="pgm_bsite_", workers=2)
         self.source = source
-        tag = secrets.token_hex(4)
-        self.db = "pgm_bsite_" + tag
-        self.owner = "pgm_bown_" + tag
-        self.app_user = "pgm_bapp_" + tag
-        self.owner_password = secrets.token_hex(16)
-        self.app_password = secrets.token_hex(16)
-        self.port = free_port()
-        self.app_dir = root / "app"
-        self.sqlite = root / "data" / "db.sqlite3"
-        self.env_file = self.app_dir / ".env"
-        self.pid_file = root / "run" / "gunicorn.pid"
-        self.backup_dir = root / "backups"
-        self.url = "http://127.0.0.1:%d/healthz" % self.port
 
-    def provision(self):
-        psql_as_postgres("".join(
-            "CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '%s';\n" % pair
-            for pair in ((self.owner, self.owner_password), (self.app_user, self.app_password)))
-            + "CREATE DATABASE %s OWNER %s;\n" % (self.db, self.owner))
-        psql_as_postgres(
-            "REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
-            "GRANT CONNECT ON DATABASE {db} TO {app};\n"
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {own} IN SCHEMA public "
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app};\n"
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {own} IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {app};\n"
-            .format(db=self.db, own=self.owner, app=self.app_user), dbname=self.db)
-
-    def install_app(self):
-        shutil.copytree(DEMO_APP, self.app_dir,
-                        ignore=shutil.ignore_patterns("db.sqlite3*", ".env", "__pycache__", "tests", "static"))
-        for directory in (self.sqlite.parent, self.pid_file.parent, self.backup_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.source, self.sqlite)
-        self.env_file.write_text("# Demo app settings, SQLite edition.\nDJANGO_SECRET_KEY=bench-%s\n"
-                                 "DJANGO_ALLOWED_HOSTS=*\nSQLITE_PATH=%s\n" % (secrets.token_hex(16), self.sqlite))
-        self.env_file.chmod(0o600)
-
-    @property
-    def start_command(self):
-        # As inventories/local: a daemonized gunicorn with two workers and a pid file.
-        return [sys.executable, "-m", "gunicorn", "--daemon", "--workers=2", "--bind=127.0.0.1:%d" % self.port,
-                "--pid=%s" % self.pid_file, "--error-logfile=%s" % (self.root / "run" / "gunicorn.log"),
-                "demo_project.wsgi"]
-
-    def start_app(self):
-        env = dict(os.environ, DJANGO_ENV_FILE=str(self.env_file))
-        subprocess.run(self.start_command, cwd=self.app_dir, env=env, check=True)
-        for _attempt in range(100):
-            if health(self.url).get("status") == "ok":
-                return
-            time.sleep(0.2)
-        raise RuntimeError("the demo app did not start on %s" % self.url)
-
-    def write_inventory(self):
-        group_vars = {
-            "ansible_connection": "local",
-            "ansible_pipelining": True,
-            "ansible_python_interpreter": sys.executable,
-            "pgmigrate_app_dir": str(self.app_dir),
-            "pgmigrate_app_python": sys.executable,
-            "pgmigrate_app_env_file": str(self.env_file),
-            "pgmigrate_sqlite_path": str(self.sqlite),
-            "pgmigrate_backup_dir": str(self.backup_dir),
-            "pgmigrate_db_host": "127.0.0.1",
-            "pgmigrate_db_port": 5432,
-            "pgmigrate_db_name": self.db,
-            "pgmigrate_db_owner": self.owner,
-            "pgmigrate_db_app_user": self.app_user,
-            "pgmigrate_db_ssl_mode": "prefer",
-            "pgmigrate_install_tools": False,
-            "pgmigrate_app_service_manager": "command",
-            "pgmigrate_app_start_command": self.start_command,
-            "pgmigrate_app_pid_file": str(self.pid_file),
-            "pgmigrate_app_environment": {"DJANGO_ENV_FILE": str(self.env_file)},
-            "pgmigrate_app_health_url": self.url,
-            "pgmigrate_report_dir": str(self.root / "reports"),
-        }
-        inventory = {"all": {"children": {"django": {"hosts": {"localhost": None}},
-                                          "postgresql": {"hosts": {"localhost": None}}},
-                             "vars": group_vars}}
-        (self.root / "hosts.yml").write_text(yaml.safe_dump(inventory))
-        secrets_file = self.root / "secrets.yml"
-        secrets_file.write_text(yaml.safe_dump({"pgmigrate_db_owner_password": self.owner_password,
-                                                "pgmigrate_db_app_password": self.app_password}))
-        secrets_file.chmod(0o600)
+    def install_app(self):  # pylint: disable=arguments-differ
+        super().install_app(source=self.source)
 
     def migrate(self, interval):
         """Run migrate.yml under the tree monitor: (rc, wall seconds, peaks, output path)."""
@@ -333,22 +234,6 @@ class DemoSite:
             wall = time.monotonic() - started
             monitor.stop()
         return rc, wall, monitor.peaks, output
-
-    def stop_app(self):
-        if self.pid_file.exists():
-            try:
-                os.kill(int(self.pid_file.read_text().strip()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
-            for _attempt in range(50):
-                if not health(self.url):
-                    break
-                time.sleep(0.1)
-
-    def drop(self):
-        psql_as_postgres("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s';\n"
-                         "DROP DATABASE IF EXISTS %s;\nDROP ROLE IF EXISTS %s;\nDROP ROLE IF EXISTS %s;\n"
-                         % (self.db, self.db, self.owner, self.app_user))
 
 
 def step_migrate(rows, source, workdir, options):
@@ -412,31 +297,27 @@ def downtime_tasks(text):
     return found
 
 
-class _Params:
-    """What the pgloader module's build_load_file() reads of its AnsibleModule: the params."""
-
-    def __init__(self, params):
-        self.params = params
-
-
-def module_load_file(db, source):
-    """The load file our pgloader module writes for SOURCE into DB (its own builder, its defaults)."""
+def module_params(db, source):
+    """The pgloader module's parameters for a load of SOURCE into DB: its defaults, truncate, engine pgloader."""
     spec = pgloader_module.argument_spec()
     params = {name: option.get("default") for name, option in spec.items()}
-    params.update(db.params, source=str(source), truncate=True)
+    params.update(db.params, source=str(source), truncate=True, engine="pgloader")
+    return params
+
+
+def module_load_file(params):
+    """The load file our pgloader module writes (load_plan and the pgloader engine, as the module calls them)."""
     import psycopg2  # pylint: disable=import-outside-toplevel
-    conn = psycopg2.connect(db.dsn)
-    sconn = sqlite3.connect("file:%s?mode=ro" % source, uri=True)
+    conn = psycopg2.connect(**connection_kwargs(params))
+    sconn = load_plan.open_source(params["source"])
     try:
         with conn.cursor() as cur:
-            plan = preflight_checks.plan_tables(sconn, cur, params["schema"], params["include_tables"],
-                                                params["exclude_tables"])
+            plan = load_plan.make_plan(dict(params, preflight=False), sconn, cur)
     finally:
         conn.close()
         sconn.close()
-    url, url_env = pgloader_loadfile.target_url(params)
-    text, _identifiers, _intervals = pgloader_module.build_load_file(_Params(params), plan, url, str(source))
-    return text, url_env
+    text, _identifiers, _intervals = pgloader_engine.load_file(params, plan, params["source"])
+    return text
 
 
 def step_pgloader(rows, source, workdir, options, then_plain_read):
@@ -444,14 +325,15 @@ def step_pgloader(rows, source, workdir, options, then_plain_read):
     private = Path(tempfile.mkdtemp(prefix="pgloader-", dir=workdir))
     try:
         db.migrate(workdir)
-        text, url_env = module_load_file(db, source)
+        params = module_params(db, source)
+        text = module_load_file(params)
         load_path = private / "migrate.load"
         load_path.write_text(text)
         load_path.chmod(0o600)
         (Path(options.results) / "migrate.load").write_text(text.replace(db.name, "<database>"))
         (private / "root").mkdir(mode=0o700)
-        env = dict(os.environ, PGPASSWORD=db.password, **url_env)
-        # As the module runs it: private root dir, summary and log file.
+        # As the module runs it: private root dir, password file, summary and log file.
+        env = pgloader_engine.environment(params, str(private))
         proc, wall, rss = timed([PGLOADER, "--root-dir", str(private / "root") + os.sep, "--summary",
                                  str(private / "summary.csv"), "--logfile", str(private / "pgloader.log"),
                                  str(load_path)], env=env, cwd=str(private))

@@ -10,17 +10,16 @@ Every check adds readable lines to `problems` (the copy is not consistent) or `w
 
 from __future__ import annotations
 
-import fnmatch
 import sqlite3
 import time
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import catalog
+from ansible_collections.pgmigrate.django.plugins.module_utils import catalog, table_selection
 from ansible_collections.pgmigrate.django.plugins.module_utils.content_compare import (
     BATCH_ROWS,
     compare_table,
     plan_table,
 )
-from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import psycopg2, quote_qualified, sql
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import psycopg2, quote_qualified, savepoint, sql
 from ansible_collections.pgmigrate.django.plugins.module_utils.sequences import (
     sequence_states,
     sqlite_values_by_table,
@@ -35,6 +34,7 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source imp
 )
 from ansible_collections.pgmigrate.django.plugins.module_utils.value_normalize import display
 
+DEFAULT_EXCLUDE = ("django_migrations",)
 CHECKS = ("tables", "columns", "row_counts", "content", "sequences", "foreign_keys", "indexes")
 SESSION_SETTINGS = (
     ("DateStyle", "ISO, YMD"),
@@ -69,20 +69,6 @@ def prepare_source_session(conn):
     conn.execute("BEGIN")
 
 
-def name_filter(include, exclude):
-    """A predicate on table names: shell patterns, case-insensitive; exclude wins."""
-    include = [pattern.lower() for pattern in include or []]
-    exclude = [pattern.lower() for pattern in exclude or []]
-
-    def wanted(name):
-        folded = name.lower()
-        if include and not any(fnmatch.fnmatchcase(folded, pattern) for pattern in include):
-            return False
-        return not any(fnmatch.fnmatchcase(folded, pattern) for pattern in exclude)
-
-    return wanted
-
-
 class Checker(object):
     """Runs the selected checks; `run()` returns the module result (without `changed`)."""
 
@@ -94,7 +80,7 @@ class Checker(object):
         self.cur = pg_conn.cursor()
         self.schema = schema
         self.checks = set(checks)
-        self.wanted = name_filter(include_tables, exclude_tables)
+        self.include, self.exclude = include_tables or [], exclude_tables or []
         self.max_reported = max_reported
         self.report_values = report_values
         self.batch_rows = batch_rows
@@ -108,17 +94,13 @@ class Checker(object):
 
     def pg_query(self, statement, args=None, fetch="all"):
         """Run a read query inside a savepoint, so one failing check does not end the others."""
-        self._savepoints += 1
-        name = sql.Identifier("pgmigrate_check_%d" % self._savepoints)
-        self.cur.execute(sql.SQL("SAVEPOINT {}").format(name))
-        try:
+        with self.savepoint():
             self.cur.execute(statement, args)
-            rows = self.cur.fetchall() if fetch == "all" else self.cur.fetchone()
-        except psycopg2.Error:
-            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))
-            raise
-        self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
-        return rows
+            return self.cur.fetchall() if fetch == "all" else self.cur.fetchone()
+
+    def savepoint(self):
+        self._savepoints += 1
+        return savepoint(self.cur, "pgmigrate_check_%d" % self._savepoints)
 
     def _timed(self, check, function, *args):
         started = time.monotonic()
@@ -130,10 +112,16 @@ class Checker(object):
     # ------------------------------------------------------------ tables and columns
 
     def pair_tables(self):
+        """SQLite tables paired with target tables, as the table-selection rule selects them."""
         source_tables, skipped = list_tables(self.sqlite)
-        source_tables = [name for name in source_tables if self.wanted(name)]
-        target_tables = [name for name in catalog.target_tables(self.cur, self.schema) if self.wanted(name)]
+        target_tables = catalog.target_tables(self.cur, self.schema)
+        known, where = sorted(set(source_tables) | set(target_tables)), "the SQLite file with schema " + self.schema
+        include = table_selection.resolve("include_tables", self.include, known, where)
+        exclude = table_selection.resolve("exclude_tables", self.exclude, known, where, tolerated=DEFAULT_EXCLUDE)
         pairs, source_only, target_only = catalog.match_names(source_tables, target_tables)
+        pairs = table_selection.select(pairs, include, exclude)
+        source_only = [n for n, _n in table_selection.select([(n, n) for n in source_only], include, exclude)]
+        target_only = [n for n, _n in table_selection.select([(n, n) for n in target_only], include, exclude)]
         if "tables" in self.checks:
             for name in source_only:
                 self.problems.append("table %s exists in SQLite but not in PostgreSQL schema %s" % (name, self.schema))
@@ -199,16 +187,9 @@ class Checker(object):
 
     def _compare_in_savepoint(self, spec):
         """compare_table() in a savepoint: a failing PostgreSQL read does not end the other checks."""
-        self._savepoints += 1
-        savepoint = sql.Identifier("pgmigrate_check_%d" % self._savepoints)
-        self.cur.execute(sql.SQL("SAVEPOINT {}").format(savepoint))
-        try:
+        with self.savepoint():
             outcome = compare_table(self.sqlite, self.pg, spec, self.max_reported, self.report_values,
                                     self.batch_rows, self.prefetch)
-        except Exception:
-            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(savepoint))
-            raise
-        self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(savepoint))
         return outcome
 
     # ------------------------------------------------------------ sequences

@@ -24,14 +24,15 @@ differences.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import queue
-import threading
+import dataclasses
 import time
 from operator import itemgetter
 
 from ansible_collections.pgmigrate.django.plugins.module_utils.catalog import match_names
+from ansible_collections.pgmigrate.django.plugins.module_utils.content_multiset import multiset_compare
+from ansible_collections.pgmigrate.django.plugins.module_utils.row_batches import (
+    Prefetch, batches, flatten, server_side_batches,
+)
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import quote_ident
 from ansible_collections.pgmigrate.django.plugins.module_utils.value_normalize import column_plan, display
 
@@ -41,31 +42,24 @@ except ImportError:  # pragma: no cover - the modules fail earlier with a clear 
     sql = None
 
 BATCH_ROWS = 20000
-FIRST_BATCH_ROWS = 500
-TARGET_BATCH_BYTES = 4 * 1024 * 1024
-BUCKET_BITS = 12
-BUCKETS = 1 << BUCKET_BITS
-HASH_MASK = (1 << 128) - 1
-# The second multiset pass keeps at most about this many row hashes per side in memory.
-MAX_EXAMINED_ROWS = 100000
-_CURSOR_IDS = itertools.count(1)
 
 
 class OrderError(Exception):
     """Keys are not strictly increasing on one side: the merge cannot be trusted."""
 
 
-class TableSpec(object):
-    """What to select from both sides of one table and how to compare it."""
+@dataclasses.dataclass
+class TableSpec:
+    """What to select from both sides of one table and how to compare it: the column PLANS, the first
+    KEY_LEN of which are the key, and MODE (key: merged in key order; multiset) with a NOTE why."""
 
-    def __init__(self, source_table, target_table, schema, plans, key_len, mode, note=None):
-        self.source_table = source_table
-        self.target_table = target_table
-        self.schema = schema
-        self.plans = plans
-        self.key_len = key_len
-        self.mode = mode
-        self.note = note
+    source_table: str
+    target_table: str
+    schema: str
+    plans: list
+    key_len: int
+    mode: str
+    note: str = None
 
     @property
     def key_columns(self):
@@ -153,18 +147,18 @@ class TableResult(object):
 
     def add_missing(self, key_values, row=None):
         self.missing += 1
-        if len(self.samples) < self.max_reported:
-            sample = {"kind": "missing", "key": self._key(key_values), "columns": []}
-            if self.report_values and row is not None:
-                sample["source"] = self._row(row)
-            self.samples.append(sample)
+        self._sample("missing", "source", key_values, row)
 
     def add_extra(self, key_values, row=None):
         self.extra += 1
+        self._sample("extra", "target", key_values, row)
+
+    def _sample(self, kind, side, key_values, row):
+        """A row on one side only, kept as a sample while there are fewer than max_reported."""
         if len(self.samples) < self.max_reported:
-            sample = {"kind": "extra", "key": self._key(key_values), "columns": []}
+            sample = {"kind": kind, "key": self._key(key_values), "columns": []}
             if self.report_values and row is not None:
-                sample["target"] = self._row(row)
+                sample[side] = self._row(row)
             self.samples.append(sample)
 
     def add_changed(self, key_values, indexes, source_row, target_row):
@@ -352,242 +346,6 @@ def merge_compare(spec, source_rows, target_rows, result):
     return result
 
 
-# ---------------------------------------------------------------- multisets
-
-
-def _canon_functions(plans):
-    return ([plan.canon_source for plan in plans], [plan.canon_target for plan in plans])
-
-
-def canonical_row(functions, row):
-    out = []
-    for function, value in zip(functions, row):
-        try:
-            out.append(function(value))
-        except Exception as error:  # keep going: the value simply cannot match
-            out.append(("unreadable", type(error).__name__, repr(value)))
-    return tuple(out)
-
-
-def row_digest(canonical):
-    return hashlib.blake2b(repr(canonical).encode("utf-8", "backslashreplace"), digest_size=16).digest()
-
-
-def _bucket_pass(functions, rows, counts, sums, sign):
-    total = 0
-    mask = BUCKETS - 1
-    for row in rows:
-        value = int.from_bytes(row_digest(canonical_row(functions, row)), "big")
-        bucket = value & mask
-        counts[bucket] += sign
-        sums[bucket] = (sums[bucket] + sign * value) & HASH_MASK
-        total += 1
-    return total
-
-
-def _examine_pass(functions, rows, wanted, net, examples, sign, example_buckets):
-    mask = BUCKETS - 1
-    for row in rows:
-        canonical = canonical_row(functions, row)
-        digest = row_digest(canonical)
-        bucket = int.from_bytes(digest, "big") & mask
-        if bucket in wanted:
-            net[digest] = net.get(digest, 0) + sign
-            if bucket in example_buckets and digest not in examples:
-                examples[digest] = canonical
-
-
-def multiset_compare(spec, source_factory, target_factory, result):
-    """Compare as multisets (see the module docstring). The factories give fresh row streams."""
-    source_canon, target_canon = _canon_functions(spec.plans)
-    counts = [0] * BUCKETS
-    sums = [0] * BUCKETS
-    result.source_rows = _bucket_pass(source_canon, source_factory(), counts, sums, 1)
-    result.target_rows = _bucket_pass(target_canon, target_factory(), counts, sums, -1)
-    differing = [b for b in range(BUCKETS) if counts[b] or sums[b]]
-    if not differing:
-        return result
-    rows = max(result.source_rows, result.target_rows, 1)
-    limit = max(1, MAX_EXAMINED_ROWS * BUCKETS // rows)
-    wanted = set(differing[:limit])
-    example_buckets = set(differing[:max(result.max_reported, 1)])
-    result.lower_bound = len(differing) > len(wanted)
-    net, examples = {}, {}
-    _examine_pass(source_canon, source_factory(), wanted, net, examples, 1, example_buckets)
-    _examine_pass(target_canon, target_factory(), wanted, net, examples, -1, example_buckets)
-    _report_multiset(spec, result, net, examples)
-    return result
-
-
-def _report_multiset(spec, result, net, examples):
-    key_len = spec.key_len
-    missing, extra = [], []
-    # Rows whose values were kept come first: they are the ones a report can show.
-    for digest, count in sorted(net.items(), key=lambda item: item[0] not in examples):
-        if count > 0:
-            missing.extend([digest] * count)
-        elif count < 0:
-            extra.extend([digest] * -count)
-    # A changed row shows as one missing and one extra row with the same key: pair them.
-    extra_by_key = {}
-    if key_len:
-        for digest in extra:
-            if digest in examples:
-                extra_by_key.setdefault(examples[digest][:key_len], []).append(digest)
-    paired = set()
-    for digest in missing:
-        canonical = examples.get(digest)
-        partner = None
-        if key_len and canonical is not None and extra_by_key.get(canonical[:key_len]):
-            partner = extra_by_key[canonical[:key_len]].pop()
-            paired.add(partner)
-        if partner is not None:
-            other = examples[partner]
-            indexes = [i for i in range(len(canonical)) if canonical[i] != other[i]]
-            result.add_changed(canonical[:key_len], indexes, canonical, other)
-        else:
-            result.add_missing(_multiset_key(spec, canonical), canonical)
-    for digest in extra:
-        if digest in paired:
-            paired.discard(digest)
-            continue
-        canonical = examples.get(digest)
-        result.add_extra(_multiset_key(spec, canonical), canonical)
-
-
-def _multiset_key(spec, canonical):
-    if canonical is not None and spec.key_len:
-        return canonical[:spec.key_len]
-    return ()
-
-
-# ---------------------------------------------------------------- streams
-
-
-class BatchSizer(object):
-    """Rows per fetch: at most LIMIT, and about TARGET_BATCH_BYTES of Python objects per batch.
-
-    Starts small and adapts to the width measured on each batch, so wide rows (long text, big
-    blobs) do not multiply memory by the batch size.
-    """
-
-    def __init__(self, limit):
-        self.limit = max(1, limit)
-        self.size = min(self.limit, FIRST_BATCH_ROWS)
-
-    def update(self, rows):
-        step = max(1, len(rows) // 64)
-        sample = rows[::step]
-        per_row = sum(_row_bytes(row) for row in sample) / float(len(sample))
-        self.size = int(max(1, min(self.limit, TARGET_BATCH_BYTES // max(per_row, 1))))
-
-
-def _row_bytes(row):
-    total = 64 + 16 * len(row)
-    for value in row:
-        if value.__class__ is str or value.__class__ is bytes:
-            total += 40 + len(value)
-        else:
-            total += 32
-    return total
-
-
-def sqlite_batches(conn, query, batch_rows):
-    cursor = conn.execute(query)
-    sizer = BatchSizer(batch_rows)
-    try:
-        while True:
-            rows = cursor.fetchmany(sizer.size)
-            if not rows:
-                return
-            sizer.update(rows)
-            yield rows
-    finally:
-        cursor.close()
-
-
-def pg_batches(conn, query, batch_rows):
-    """A server-side (named) cursor: PostgreSQL sends one batch per round trip."""
-    cursor = conn.cursor(name="pgmigrate_compare_%d" % next(_CURSOR_IDS))
-    sizer = BatchSizer(batch_rows)
-    try:
-        cursor.execute(query)
-        while True:
-            rows = cursor.fetchmany(sizer.size)
-            if not rows:
-                return
-            sizer.update(rows)
-            yield rows
-    finally:
-        cursor.close()
-
-
-_END = object()
-
-
-class Prefetch(object):
-    """Read batches in a thread while the caller compares the previous ones.
-
-    psycopg2 and sqlite3 release the GIL while they wait for the server or the disk, so reading
-    one side overlaps with the comparison. At most DEPTH batches wait in the queue: memory
-    stays bounded. Errors are raised in the caller.
-    """
-
-    def __init__(self, batches, depth=2):
-        self._batches = batches
-        self._queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pgmigrate-prefetch")
-        self._thread.daemon = True
-        self._thread.start()
-
-    def _put(self, item):
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self):
-        try:
-            for batch in self._batches:
-                if not self._put(batch):
-                    break
-            self._put(_END)
-        except BaseException as error:  # handed to the caller, re-raised there
-            self._put(error)
-        finally:
-            try:
-                self._batches.close()
-            except Exception:  # closing after a failed read: the read error is what counts
-                pass
-
-    def __iter__(self):
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
-
-    def close(self):
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        self._thread.join()
-
-
-def _flatten(batches):
-    for batch in batches:
-        yield from batch
-
-
 class Streams(object):
     """Opens both row streams of a table; closes whatever is still open."""
 
@@ -600,18 +358,18 @@ class Streams(object):
         self._open = []
 
     def source(self, ordered):
-        batches = sqlite_batches(self.sqlite_conn, self.spec.source_query(ordered), self.batch_rows)
-        self._open.append(batches)
-        return _flatten(batches)
+        rows = batches(self.sqlite_conn.execute(self.spec.source_query(ordered)), self.batch_rows)
+        self._open.append(rows)
+        return flatten(rows)
 
     def target(self, ordered):
-        batches = pg_batches(self.pg_conn, self.spec.target_query(ordered), self.batch_rows)
+        rows = server_side_batches(self.pg_conn, self.spec.target_query(ordered), self.batch_rows)
         if self.prefetch:
-            reader = Prefetch(batches)
+            reader = Prefetch(rows)
             self._open.append(reader)
             return iter(reader)
-        self._open.append(batches)
-        return _flatten(batches)
+        self._open.append(rows)
+        return flatten(rows)
 
     def close(self):
         while self._open:

@@ -11,7 +11,9 @@ PostgreSQL after the load; a table is complete when the target holds exactly the
 
 from __future__ import annotations
 
-from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import quote_qualified, sql
+from ansible_collections.pgmigrate.django.plugins.module_utils import catalog, sqlite_source
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import quote_qualified, scrub, sql
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import quote_ident
 
 
@@ -162,3 +164,53 @@ def missing_created_foreign_keys(sconn, plan_tables, fks_after):
             problems.append("%s: SQLite declares %d foreign key(s), pgloader created %d"
                             % (entry["source"], declared, created.get(entry["target"], 0)))
     return problems
+
+
+def verify(params, conn, sconn, plan, outcome, words):
+    """Counts on both sides and foreign keys after an engine ran; (result keys, warnings).
+
+    Raises ModuleError (with the result keys) when the target misses rows beyond max_rejected_rows
+    or a foreign key cannot be re-created. WORDS name the engine in messages (its WORDS).
+    """
+    schema = params["schema"]
+    with conn.cursor() as cur:
+        target_counts = count_target(cur, schema, [e["target"] for e in plan["tables"]])
+        fks_after = catalog.foreign_keys(cur, schema)
+    source_counts = {e["source"]: sqlite_source.count_rows(sconn, e["source"]) for e in plan["tables"]}
+    tables = table_results(plan["tables"], source_counts, target_counts, outcome["reported"])
+    result = {"tables": tables, "rows": sum(t["target_rows"] or 0 for t in tables),
+              "rejected_rows": sum(t["rejected"] or 0 for t in tables),
+              "reject_reasons": outcome.get("reject_reasons", {}), "engine_errors": outcome.get("errors", [])}
+    restored, queries, fk_errors = repair_foreign_keys(conn, schema, plan.get("foreign_keys", []), fks_after)
+    result["foreign_keys_restored"] = restored
+    result["executed_queries"] = outcome.get("queries", []) + queries
+    problems, tolerated = shortfalls(tables, params["max_rejected_rows"])
+    for name, error in fk_errors:
+        problems.append("foreign key %s was %s and cannot be re-created: %s"
+                        % (name, words["dropped"], scrub(error, params)))
+    if params["mode"] == "create_schema":
+        problems += missing_created_foreign_keys(sconn, plan["tables"], fks_after)
+    warnings = [line if "did not report" in line else "rows missing in the target (within max_rejected_rows=%d): %s"
+                % (params["max_rejected_rows"], line) for line in tolerated]
+    if restored:
+        warnings.append("foreign keys %s were %s and not restored; the module re-created them"
+                        % (", ".join(restored), words["dropped"]))
+    if problems:
+        reasons = ["%s: %s" % (table, items[0]) for table, items in sorted(result["reject_reasons"].items()) if items]
+        detail = reasons[:5] or result["engine_errors"][:3]
+        raise ModuleError("%s but the load is incomplete - %s%s" % (
+            words["done"], "; ".join(problems), (". First reasons: " + " | ".join(detail)) if detail else ""),
+            **result)
+    return result, warnings
+
+
+def repair_foreign_keys(conn, schema, before, after):
+    """Re-create the keys the engine dropped and did not restore: (restored names, queries, errors)."""
+    changed = foreign_key_changes(before, after)
+    if not changed:
+        return [], [], []
+    conn.autocommit = False
+    try:
+        return restore_foreign_keys(conn, schema, changed)
+    finally:
+        conn.autocommit = True

@@ -227,20 +227,10 @@ def _quote(value):
     return "'%s'" % value
 
 
-def build_load_file(source_path, target, tables, exclude=(), mode="data_only", identifiers="downcase",
-                    casts=(), schema="public", workers=None, concurrency=None, batch_rows=None,
-                    prefetch_rows=None, on_error="resume next", gucs=None):
-    """The text of a pgloader load file. TARGET is target_url()'s URL (no password).
-
-    TABLES/EXCLUDE are table_filter()'s patterns. MODE data_only: `data only, truncate, reset no
-    sequences` into the existing schema; create_schema: pgloader creates tables, indexes and keys.
-    """
-    if not plain_path(source_path):
-        raise LoadFileError("the SQLite path %r cannot be written into a pgloader load file (absolute, letters, "
-                            "digits and _./- only): link it from a plain path" % source_path)
+def with_clause(mode, identifiers, on_error, sizes):
+    """The WITH options of the load file; SIZES are workers, concurrency, batch_rows, prefetch_rows (None: default)."""
     opts = dict(DEFAULT_OPTIONS)
-    for key, value in (("workers", workers), ("concurrency", concurrency), ("batch_rows", batch_rows),
-                       ("prefetch_rows", prefetch_rows)):
+    for key, value in sorted(sizes.items()):
         if value is not None:
             if int(value) < 1:
                 raise LoadFileError("%s must be at least 1 (got %s)" % (key, value))
@@ -266,6 +256,22 @@ def build_load_file(source_path, target, tables, exclude=(), mode="data_only", i
         "batch rows = %d" % opts["batch_rows"],
         "prefetch rows = %d" % opts["prefetch_rows"],
     ]
+    return with_options
+
+
+def build_load_file(source_path, target, tables, exclude=(), mode="data_only", identifiers="downcase",
+                    casts=(), schema="public", workers=None, concurrency=None, batch_rows=None,
+                    prefetch_rows=None, on_error="resume next", gucs=None):
+    """The text of a pgloader load file. TARGET is target_url()'s URL (no password).
+
+    TABLES/EXCLUDE are table_filter()'s patterns. MODE data_only: `data only, truncate, reset no
+    sequences` into the existing schema; create_schema: pgloader creates tables, indexes and keys.
+    """
+    if not plain_path(source_path):
+        raise LoadFileError("the SQLite path %r cannot be written into a pgloader load file (absolute, letters, "
+                            "digits and _./- only): link it from a plain path" % source_path)
+    with_options = with_clause(mode, identifiers, on_error, dict(
+        workers=workers, concurrency=concurrency, batch_rows=batch_rows, prefetch_rows=prefetch_rows))
     settings = [("timezone", "UTC"), ("search_path", schema)]
     for key, value in sorted((gucs or {}).items()):
         if key in ("timezone", "search_path"):

@@ -9,10 +9,13 @@ The options match plugins/doc_fragments/connection.py (a unit test keeps them in
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 
 PSYCOPG2_IMPORT_ERROR = None
 try:
@@ -79,13 +82,13 @@ def postgres_argument_spec():
     )
 
 
+PSYCOPG2_HINT = " Install python3-psycopg2 or `pip install psycopg2-binary` on the host that runs this module."
+
+
 def ensure_psycopg2(module):
     if psycopg2 is None:
-        module.fail_json(
-            msg=missing_required_lib("psycopg2", reason="to connect to PostgreSQL")
-            + " Install python3-psycopg2 or `pip install psycopg2-binary` on the host that runs this module.",
-            exception=PSYCOPG2_IMPORT_ERROR,
-        )
+        module.fail_json(msg=missing_required_lib("psycopg2", reason="to connect to PostgreSQL") + PSYCOPG2_HINT,
+                         exception=PSYCOPG2_IMPORT_ERROR)
 
 
 def connection_kwargs(params):
@@ -125,6 +128,16 @@ def scrub(text, params):
     return text.strip()
 
 
+def run_task(module, work, *args):
+    """WORK(*ARGS)'s result; a ModuleError fails the task here, once, with its message (password removed)
+    and its result keys: every module's main() fails through this."""
+    try:
+        return work(*args)
+    except ModuleError as error:
+        module.fail_json(msg=scrub(error, module.params), **error.result)
+    return None  # unreachable: fail_json exits
+
+
 def explain_error(error, params):
     """A one-line explanation of a connection error with what to do about it."""
     message = scrub(error, params).replace("\n", " ")
@@ -140,10 +153,11 @@ def is_transient(error):
     return any(needle in lowered for needle in TRANSIENT_ERRORS)
 
 
-def connect(module, autocommit=False, params=None):
-    """Connect with bounded retries on transient errors; fail the module with a clear message."""
-    ensure_psycopg2(module)
-    params = params or module.params
+def connect(params, autocommit=False):
+    """A new connection, with bounded retries on transient errors; ModuleError saying what to fix."""
+    if psycopg2 is None:
+        raise ModuleError(missing_required_lib("psycopg2", reason="to connect to PostgreSQL") + PSYCOPG2_HINT,
+                          exception=PSYCOPG2_IMPORT_ERROR)
     kwargs = connection_kwargs(params)
     attempts = max(0, params.get("connect_retries") or 0) + 1
     delay = params.get("connect_retry_delay") or 0
@@ -158,15 +172,22 @@ def connect(module, autocommit=False, params=None):
             if not is_transient(error) or attempt == attempts:
                 break
             time.sleep(delay)
-    module.fail_json(
-        msg="Cannot connect to PostgreSQL %s after %d attempt(s): %s"
-        % (describe_target(params), attempt, explain_error(last_error, params))
-    )
-    return None  # unreachable: fail_json exits
+    raise ModuleError("Cannot connect to PostgreSQL %s after %d attempt(s): %s"
+                      % (describe_target(params), attempt, explain_error(last_error, params)))
 
 
-def server_version(conn):
-    return conn.server_version
+@contextlib.contextmanager
+def savepoint(cur, name):
+    """Run the block in SAVEPOINT NAME: on an error it is rolled back to it (and the error raised),
+    so the transaction goes on; else released."""
+    identifier = sql.Identifier(name)
+    cur.execute(sql.SQL("SAVEPOINT {}").format(identifier))
+    try:
+        yield
+    except Exception:
+        cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(identifier))
+        raise
+    cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(identifier))
 
 
 def quote_qualified(schema, table):

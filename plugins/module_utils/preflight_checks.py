@@ -23,12 +23,14 @@ the scan streams and stays fast; Python only looks at the few candidate values S
 
 from __future__ import annotations
 
-import decimal
-import re
 import sqlite3
 import time
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import catalog, sqlite_source
+from ansible_collections.pgmigrate.django.plugins.module_utils import catalog, sqlite_source, table_selection
+from ansible_collections.pgmigrate.django.plugins.module_utils.preflight_values import (  # noqa: F401 (the API)
+    json_functions_available, problem, scan_table,
+)
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import quote_qualified, sql
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import quote_ident
 
@@ -36,49 +38,8 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source imp
 # and the load replaces them.
 PREFILLED_TABLES = ("django_content_type", "auth_permission", "django_site")
 DEFAULT_EXCLUDE = ("django_migrations",)
-INTEGER_RANGES = {
-    "int2": (-32768, 32767),
-    "int4": (-2147483648, 2147483647),
-    "int8": (-9223372036854775808, 9223372036854775807),
-}
-NUMERIC_TYPES = ("numeric", "float4", "float8")
-# Targets whose SQLite values are numbers: no byte-level (NUL, UTF-8) pass over them.
-NON_TEXT_TYPES = ("int2", "int4", "int8", "numeric", "float4", "float8", "bool", "interval", "oid")
-BOOLEAN_TEXT = (b"t", b"f", b"true", b"false", b"y", b"n", b"yes", b"no", b"on", b"off", b"1", b"0")
-NON_ASCII_GLOB = "*[^" + chr(1) + "-" + chr(127) + "]*"
-HEX = "[0-9a-fA-F]"
-UUID_GLOBS = (HEX * 32, "-".join(HEX * n for n in (8, 4, 4, 4, 12)))
-_NUMERIC_TYPMOD = re.compile(r"numeric\((\d+),(\d+)\)")
-_FLOAT_WORDS = ("nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf")
-
-MESSAGES = {
-    "nul_byte": "{where}: {count} value(s) contain a NUL byte; PostgreSQL text cannot hold it and pgloader "
-                "silently cuts the value there. Remove the NUL characters in SQLite first.",
-    "invalid_utf8": "{where}: {count} value(s) are not valid UTF-8; pgloader stops the table at the first one "
-                    "and still reports success. Fix their encoding in SQLite first.",
-    "too_long": "{where}: {count} value(s) are longer than the target's {type}. Shorten them or widen the "
-                "column (max_length in the Django model) first.",
-    "out_of_range": "{where}: {count} value(s) are out of range of the target's {type}. Use a wider field "
-                    "(BigIntegerField, more max_digits) first.",
-    "not_integer": "{where}: {count} value(s) are not integers, which the target's {type} refuses.",
-    "not_numeric": "{where}: {count} value(s) are not numbers, which the target's {type} refuses.",
-    "not_boolean": "{where}: {count} value(s) are neither 0 nor 1, which the target's boolean refuses.",
-    "invalid_json": "{where}: {count} value(s) are not valid JSON, which the target's {type} refuses.",
-    "json_nul_escape": "{where}: {count} JSON value(s) contain the escape \\u0000, which jsonb refuses.",
-    "invalid_uuid": "{where}: {count} value(s) are not UUIDs, which the target's uuid refuses.",
-    "null_in_not_null": "{where}: {count} NULL value(s), but the target column is NOT NULL.",
-}
-
-
-class PreflightError(Exception):
+class PreflightError(ModuleError):
     """The request itself is wrong (e.g. an unknown table in a filter); nothing was checked."""
-
-
-def problem(check, message, table=None, column=None, count=None, examples=None):
-    item = {"check": check, "table": table, "column": column, "count": count, "message": message}
-    if examples:
-        item["examples"] = examples
-    return item
 
 
 # ---------------------------------------------------------------- tables on both sides
@@ -87,26 +48,25 @@ def sqlite_table_names(sconn):
     """Every name pgloader lists as a table (it only leaves out sqlite_sequence)."""
     rows = sconn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'").fetchall()
-    return sorted(sqlite_source._text(row[0]) for row in rows)
+    return sorted(sqlite_source.text(row[0]) for row in rows)
 
 
 def resolve_selection(source_tables, other_names, include, exclude, tolerated=DEFAULT_EXCLUDE):
-    """(selected SQLite tables, excluded names) from exact names; unknown names are refused.
+    """(selected SQLite tables, excluded names) by the table-selection rule; unknown names are refused.
 
     OTHER_NAMES are further known names (target tables, skipped tables). Names in TOLERATED
     (the defaults of exclude_tables) may be absent without an error.
     """
     known = set(source_tables) | set(other_names)
-    unknown = [name for name in (include or []) if name not in known]
-    unknown += [name for name in (exclude or []) if name not in known and name not in tolerated]
-    if unknown:
-        raise PreflightError(
-            "unknown table(s) in include_tables/exclude_tables: %s. Names are exact (case included); "
-            "the SQLite file has: %s" % (", ".join(sorted(set(unknown))), ", ".join(sorted(source_tables)) or "none"))
-    excluded = set(exclude or [])
-    selected = [name for name in source_tables
-                if (not include or name in include) and name not in excluded]
-    return selected, sorted(excluded & known)
+    try:
+        table_selection.resolve("include_tables/exclude_tables", list(include or []) + list(exclude or []), known,
+                                "the SQLite file with the target", tolerated)
+    except table_selection.SelectionError as error:
+        raise PreflightError(str(error))
+    included, excluded = [n for n in include or [] if n in known], sorted(set(exclude or []) & known)
+    pairs = [(name, name) for name in source_tables]
+    selected = [name for name, _same in table_selection.select(pairs, included, excluded)]
+    return selected, excluded
 
 
 def plan_tables(sconn, cur, schema, include=None, exclude=DEFAULT_EXCLUDE, tolerated=DEFAULT_EXCLUDE):
@@ -120,339 +80,67 @@ def plan_tables(sconn, cur, schema, include=None, exclude=DEFAULT_EXCLUDE, toler
     skipped_names = [item["name"] for item in skipped]
     selected, excluded = resolve_selection(source_tables, list(target_tables) + skipped_names, include, exclude,
                                            tolerated)
-    pairs, _source_only, _target_only = catalog.match_names(source_tables, target_tables)
-    mapping = dict(pairs)
-    matched_targets = set(mapping.values())
+    mapping = dict(catalog.match_names(source_tables, target_tables)[0])
     folded_skipped = {name.lower() for name in skipped_names}
-    problems, warnings, tables = [], [], []
     source_only = [name for name in selected if name not in mapping]
     target_only = [
         name for name in target_tables
-        if name not in matched_targets and name not in excluded and (not include or name in include)
+        if name not in set(mapping.values()) and name not in excluded and (not include or name in include)
         and name.lower() not in folded_skipped
     ]
+    problems = table_problems(schema, target_tables, source_only, target_only)
+    warnings, tables = [], []
+    for name in selected:
+        if name in mapping:
+            tables.append(pair_columns(sconn, cur, schema, name, mapping[name], problems, warnings))
+    return {"tables": tables, "source_only": source_only, "target_only": target_only, "skipped": skipped,
+            "excluded": excluded, "all_sqlite_tables": sqlite_table_names(sconn), "problems": problems,
+            "warnings": warnings}
+
+
+def table_problems(schema, target_tables, source_only, target_only):
+    """Problems of tables on one side only (or of a target schema without tables)."""
     if not target_tables:
-        problems.append(problem(
+        return [problem(
             "target_schema_empty",
             "the target schema %s has no tables: create them first with the app's own `manage.py migrate` "
-            "against PostgreSQL (schema first), then load the data" % schema))
-    else:
-        for name in source_only:
+            "against PostgreSQL (schema first), then load the data" % schema)]
+    problems = [problem(
+        "missing_target_table",
+        "table %s exists in SQLite but not in the target schema %s: run the app's migrations against "
+        "PostgreSQL, or leave the table out with exclude_tables" % (name, schema), table=name) for name in source_only]
+    problems += [problem(
+        "missing_source_table",
+        "target table %s.%s has no SQLite table: the schema and the data come from different versions "
+        "of the app, or leave it out with exclude_tables" % (schema, name), table=name) for name in target_only]
+    return problems
+
+
+def pair_columns(sconn, cur, schema, name, target, problems, warnings):
+    """The plan entry of SQLite table NAME loaded into TARGET; column problems and warnings are added."""
+    source_columns = sqlite_source.table_columns(sconn, name)
+    target_columns = catalog.target_columns(cur, schema, target)
+    col_pairs, col_source_only, col_target_only = catalog.match_names(
+        [c["name"] for c in source_columns], [c["name"] for c in target_columns])
+    by_name = {c["name"]: c for c in target_columns}
+    for column in col_source_only:
+        problems.append(problem(
+            "missing_target_column",
+            "%s.%s exists in SQLite but the target table %s has no such column: its data would be lost. "
+            "Migrate the target schema to the same app version" % (name, column, target),
+            table=name, column=column))
+    for column in col_target_only:
+        info = by_name[column]
+        if info["notnull"] and info["default"] is None and not info["identity"]:
             problems.append(problem(
-                "missing_target_table",
-                "table %s exists in SQLite but not in the target schema %s: run the app's migrations against "
-                "PostgreSQL, or leave the table out with exclude_tables" % (name, schema), table=name))
-        for name in target_only:
-            problems.append(problem(
-                "missing_source_table",
-                "target table %s.%s has no SQLite table: the schema and the data come from different versions "
-                "of the app, or leave it out with exclude_tables" % (schema, name), table=name))
-    for name in selected:
-        if name not in mapping:
-            continue
-        target = mapping[name]
-        source_columns = sqlite_source.table_columns(sconn, name)
-        target_columns = catalog.target_columns(cur, schema, target)
-        entry = {"source": name, "target": target, "source_columns": source_columns,
-                 "target_columns": target_columns}
-        col_pairs, col_source_only, col_target_only = catalog.match_names(
-            [c["name"] for c in source_columns], [c["name"] for c in target_columns])
-        entry["column_pairs"] = col_pairs
-        by_name = {c["name"]: c for c in target_columns}
-        for column in col_source_only:
-            problems.append(problem(
-                "missing_target_column",
-                "%s.%s exists in SQLite but the target table %s has no such column: its data would be lost. "
-                "Migrate the target schema to the same app version" % (name, column, target),
-                table=name, column=column))
-        for column in col_target_only:
-            info = by_name[column]
-            if info["notnull"] and info["default"] is None and not info["identity"]:
-                problems.append(problem(
-                    "target_column_required",
-                    "target column %s.%s is NOT NULL without a default and SQLite has no such column: every "
-                    "row would be rejected" % (target, column), table=name, column=column))
-            else:
-                warnings.append("target column %s.%s has no SQLite column; it gets its default (or NULL)"
-                                % (target, column))
-        tables.append(entry)
-    return {
-        "tables": tables,
-        "source_only": source_only,
-        "target_only": target_only,
-        "skipped": skipped,
-        "excluded": excluded,
-        "all_sqlite_tables": sqlite_table_names(sconn),
-        "problems": problems,
-        "warnings": warnings,
-    }
-
-
-# ---------------------------------------------------------------- values
-
-def _numeric_limit(type_text):
-    """10 ** (precision - scale) for numeric(p,s), else None."""
-    match = _NUMERIC_TYPMOD.search(type_text or "")
-    if not match:
-        return None
-    precision, scale = int(match.group(1)), int(match.group(2))
-    return 10 ** (precision - scale)
-
-
-def column_checks(column, target):
-    """(SQL checks, Python checks) for one column pair.
-
-    SQL checks are [(check, expression over the quoted column, verifier or None)]: the expression
-    is true for a bad value; with a verifier it only marks candidates and verifier(typeof, value)
-    decides in Python. Python checks are the names of the checks the per-row pass runs on every
-    TEXT/BLOB value of the column (NUL bytes, UTF-8, UUID format, jsonb's \\u0000): measured
-    cheaper than the same tests in SQL (GLOB, CAST AS BLOB), which copy every value.
-    """
-    col = quote_ident(column)
-    udt = target["udt"]
-    type_text = target["type"]
-    checks, python = [], []
-    if udt == "bytea":
-        return checks, python
-    if udt not in NON_TEXT_TYPES:
-        # A BLOB in a text column is decoded as UTF-8 by pgloader: the same two checks apply to it.
-        # (Text in numeric/boolean columns is judged by their own checks below.)
-        python += ["nul_byte", "invalid_utf8"]
-    if target["notnull"]:
-        checks.append(("null_in_not_null", "%s IS NULL" % col, None))
-    if udt in ("varchar", "bpchar") and target.get("max_length"):
-        checks.append(("too_long", "typeof(%s) IN ('text', 'integer', 'real') AND length(%s) > %d"
-                       % (col, col, int(target["max_length"])), None))
-    if udt in INTEGER_RANGES:
-        low, high = INTEGER_RANGES[udt]
-        if udt != "int8":
-            checks.append(("out_of_range", "typeof(%s) = 'integer' AND (%s < %d OR %s > %d)"
-                           % (col, col, low, col, high), None))
-        checks.append(("not_integer", "typeof(%s) IN ('text', 'real', 'blob')" % col, _integer_verifier(low, high)))
-    elif udt in NUMERIC_TYPES:
-        limit = _numeric_limit(type_text) if udt == "numeric" else None
-        if limit is not None and limit <= 10 ** 18:
-            checks.append(("out_of_range", "typeof(%s) IN ('integer', 'real') AND abs(%s) >= %d"
-                           % (col, col, limit), None))
-        checks.append(("not_numeric", "typeof(%s) IN ('text', 'blob')" % col, _numeric_verifier(udt, limit)))
-    elif udt == "bool":
-        checks.append(("not_boolean",
-                       "%s IS NOT NULL AND NOT (typeof(%s) = 'integer' AND %s IN (0, 1))" % (col, col, col),
-                       _boolean_ok_not))
-    elif udt in ("json", "jsonb"):
-        checks.append(("invalid_json", "typeof(%s) = 'text' AND NOT json_valid(%s)" % (col, col), None))
-        if udt == "jsonb":
-            python.append("json_nul_escape")
-    elif udt == "uuid":
-        checks.append(("invalid_uuid", "%s IS NOT NULL AND typeof(%s) NOT IN ('text', 'blob')" % (col, col), None))
-        python.append("invalid_uuid")
-    return checks, python
-
-
-_UUID_BYTES = re.compile(rb"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
-# the JSON escape \\u0000: preceded by an even number of backslashes
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def python_verdicts(value, wanted):
-    """The Python checks in WANTED that VALUE (bytes: TEXT or BLOB) fails."""
-    bad = []
-    if b"\x00" in value and "nul_byte" in wanted:
-        bad.append("nul_byte")
-    if not value.isascii() and "invalid_utf8" in wanted:
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            bad.append("invalid_utf8")
-    if "invalid_uuid" in wanted and not _UUID_BYTES.match(value):
-        bad.append("invalid_uuid")
-    if "json_nul_escape" in wanted and b"\\u0000" in value and _JSON_NUL.search(value):
-        bad.append("json_nul_escape")
-    return bad
-
-
-def _bad_utf8(kind, value):
-    if not isinstance(value, bytes):
-        return False
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
-def _integer_verifier(low, high):
-    def bad(kind, value):
-        if kind != "text":
-            return True  # real (a fraction: integer affinity keeps whole numbers as integers) or blob
-        try:
-            number = int(value.decode("utf-8").strip())
-        except (UnicodeDecodeError, ValueError):
-            return True
-        return not low <= number <= high
-    return bad
-
-
-def _numeric_verifier(udt, limit):
-    def bad(kind, value):
-        if kind != "text":
-            return True
-        try:
-            text = value.decode("utf-8").strip()
-            number = decimal.Decimal(text)
-        except (UnicodeDecodeError, decimal.InvalidOperation, ValueError):
-            return True
-        if not number.is_finite():
-            return False  # NaN and Infinity: numeric (PostgreSQL 14+) and float accept them
-        return limit is not None and abs(number) >= limit
-    return bad
-
-
-def _boolean_ok_not(kind, value):
-    if kind == "text":
-        return value.strip().lower() not in BOOLEAN_TEXT
-    if kind == "real":
-        return value not in (0.0, 1.0)
-    return True
-
-
-def _key_expression(columns):
-    pk = sqlite_source.primary_key(columns)
-    if len(pk) == 1:
-        return quote_ident(pk[0]), pk[0]
-    return "rowid", "rowid"
-
-
-def _has_rowid(sconn, table):
-    try:
-        sconn.execute("SELECT rowid FROM %s LIMIT 0" % quote_ident(table))
-        return True
-    except sqlite3.OperationalError:
-        return False
-
-
-class _Tally:
-    """Counts and first example keys per (column, check)."""
-
-    def __init__(self, max_examples):
-        self.max_examples = max_examples
-        self.counts = {}
-        self.examples = {}
-
-    def add(self, column, check, key, count=1):
-        slot = (column, check)
-        self.counts[slot] = self.counts.get(slot, 0) + count
-        found = self.examples.setdefault(slot, [])
-        if key is not None and len(found) < self.max_examples:
-            found.append(_example(key))
-
-
-def scan_table(sconn, entry, max_examples=3, json_ok=True):
-    """(row count, problems) for one planned table.
-
-    One aggregate query (SQLite does the work, one pass), one streaming Python pass over the
-    TEXT/BLOB values that need byte-level checks, and candidate look-ups only where SQL found some.
-    """
-    table = entry["source"]
-    qtable = quote_ident(table)
-    target_by_name = {c["name"]: c for c in entry["target_columns"]}
-    sql_checks, python_columns = [], []
-    for source_column, target_column in entry["column_pairs"]:
-        checks, python = column_checks(source_column, target_by_name[target_column])
-        for check, expr, verifier in checks:
-            if check == "invalid_json" and not json_ok:
-                continue
-            sql_checks.append((source_column, target_column, check, expr, verifier))
-        if python:
-            python_columns.append((source_column, frozenset(python)))
-    key_expr, key_name = _key_expression(entry["source_columns"])
-    if key_expr == "rowid" and not _has_rowid(sconn, table):
-        key_expr = None
-    tally = _Tally(max_examples)
-
-    select = ["count(*)"] + ["coalesce(sum(%s), 0)" % expr for _c, _t, _k, expr, _v in sql_checks]
-    row = sconn.execute("SELECT %s FROM %s" % (", ".join(select), qtable)).fetchone()
-    rows = row[0]
-    for (source_column, _target, check, expr, verifier), hits in zip(sql_checks, row[1:]):
-        if not hits:
-            continue
-        if verifier is None:
-            tally.add(source_column, check, None, count=hits)
-            if key_expr and max_examples:
-                tally.examples[(source_column, check)] = [_example(r[0]) for r in sconn.execute(
-                    "SELECT %s FROM %s WHERE %s LIMIT %d" % (key_expr, qtable, expr, int(max_examples)))]
-            continue
-        cursor = sconn.execute("SELECT %s, typeof(%s), %s FROM %s WHERE %s" % (
-            key_expr or "NULL", quote_ident(source_column), quote_ident(source_column), qtable, expr))
-        for key, kind, value in cursor:
-            if verifier(sqlite_source._text(kind), value):
-                tally.add(source_column, check, key)
-
-    if python_columns and rows:
-        columns = ", ".join(quote_ident(c) for c, _w in python_columns)
-        plain = frozenset(("nul_byte", "invalid_utf8"))
-        specs = []
-        for index, (column, wanted) in enumerate(python_columns, start=1):
-            if wanted == plain:
-                kind = 0
-            elif wanted == plain | {"invalid_uuid"}:
-                kind = 1
-            elif wanted == plain | {"json_nul_escape"}:
-                kind = 2
-            else:
-                kind = 3
-            specs.append((index, column, wanted, kind))
-        add = tally.add
-        uuid_match = _UUID_BYTES.match
-        for values in sconn.execute("SELECT %s, %s FROM %s" % (key_expr or "NULL", columns, qtable)):
-            for index, column, wanted, kind in specs:
-                value = values[index]
-                if value.__class__ is not bytes:
-                    continue  # NULL, integer, real: the SQL checks judge them
-                # the hot paths, inlined: most values are plain text or well-formed
-                if kind == 1 and uuid_match(value):
-                    continue
-                if kind == 0 or kind == 2:
-                    if b"\x00" in value:
-                        add(column, "nul_byte", values[0])
-                    if not value.isascii():
-                        try:
-                            value.decode("utf-8")
-                        except UnicodeDecodeError:
-                            add(column, "invalid_utf8", values[0])
-                    if kind == 2 and b"\\u0000" in value and _JSON_NUL.search(value):
-                        add(column, "json_nul_escape", values[0])
-                    continue
-                for check in python_verdicts(value, wanted):
-                    add(column, check, values[0])
-
-    problems = []
-    order = {name: index for index, (name, _t) in enumerate(entry["column_pairs"])}
-    for (column, check), count in sorted(tally.counts.items(), key=lambda item: (order[item[0][0]], item[0][1])):
-        if not count:
-            continue
-        target = target_by_name[dict(entry["column_pairs"])[column]]
-        message = MESSAGES[check].format(where="%s.%s" % (table, column), count=count, type=target["type"])
-        item = problem(check, message, table=table, column=column, count=count)
-        examples = tally.examples.get((column, check))
-        if examples and key_expr:
-            item["examples"] = {"key": key_name, "values": examples}
-        problems.append(item)
-    return rows, problems
-
-
-def _example(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
-def json_functions_available(sconn):
-    try:
-        sconn.execute("SELECT json_valid('1')").fetchone()
-        return True
-    except sqlite3.OperationalError:
-        return False
+                "target_column_required",
+                "target column %s.%s is NOT NULL without a default and SQLite has no such column: every "
+                "row would be rejected" % (target, column), table=name, column=column))
+        else:
+            warnings.append("target column %s.%s has no SQLite column; it gets its default (or NULL)"
+                            % (target, column))
+    return {"source": name, "target": target, "source_columns": source_columns, "target_columns": target_columns,
+            "column_pairs": col_pairs}
 
 
 # ---------------------------------------------------------------- whole-file checks
@@ -463,7 +151,7 @@ def check_integrity(sconn, mode="full", limit=20):
         return []
     pragma = "quick_check" if mode == "quick" else "integrity_check"
     try:
-        lines = [sqlite_source._text(row[0]) for row in sconn.execute("PRAGMA %s(%d)" % (pragma, limit))]
+        lines = [sqlite_source.text(row[0]) for row in sconn.execute("PRAGMA %s(%d)" % (pragma, limit))]
     except sqlite3.DatabaseError as error:
         lines = [str(error)]
     if lines == ["ok"]:
@@ -480,7 +168,7 @@ def check_foreign_keys(sconn, tables):
         counts = {}
         try:
             for row in sconn.execute("PRAGMA foreign_key_check(%s)" % quote_ident(table)):
-                key = sqlite_source._text(row[2])
+                key = sqlite_source.text(row[2])
                 counts[key] = counts.get(key, 0) + 1
         except sqlite3.DatabaseError as error:
             warnings.append("foreign keys of %s cannot be checked in SQLite: %s" % (table, error))

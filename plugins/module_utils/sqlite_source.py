@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from urllib.parse import quote
+
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Shadow tables that FTS3/4/5 and R*Tree virtual tables keep their data in.
@@ -16,7 +19,7 @@ SHADOW_SUFFIXES = ("_content", "_segments", "_segdir", "_docsize", "_stat", "_da
                    "_node", "_parent", "_rowid")
 
 
-class SourceError(Exception):
+class SourceError(ModuleError):
     """The SQLite source cannot be used; the message says why and what to do."""
 
 
@@ -59,12 +62,22 @@ def open_readonly(path, raw_text=False):
     return conn
 
 
+@contextlib.contextmanager
+def reading(path):
+    """SQLite errors while reading PATH become one clear ModuleError."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        raise SourceError("cannot read the SQLite file %s: %s (is it corrupt? check it with `sqlite3 FILE "
+                          "'PRAGMA integrity_check'`)" % (path, error))
+
+
 def list_tables(conn):
     """(tables to copy, skipped tables as dicts with name and reason), both sorted by name."""
     rows = conn.execute(
         "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'table' ORDER BY name"
     ).fetchall()
-    rows = [(_text(name), _text(ddl)) for name, ddl in rows]
+    rows = [(text(name), text(ddl)) for name, ddl in rows]
     virtual = {name for name, ddl in rows if ddl.upper().startswith("CREATE VIRTUAL TABLE")}
     tables, skipped = [], []
     for name, ddl in rows:
@@ -83,7 +96,7 @@ def table_columns(conn, table):
     """[{name, type, notnull, pk}] in column order; pk is the position in the primary key (0 = not)."""
     rows = conn.execute("PRAGMA table_info(%s)" % quote_ident(table)).fetchall()
     return [
-        {"name": _text(row[1]), "type": _text(row[2] or "").lower(), "notnull": bool(row[3]), "pk": int(row[5])}
+        {"name": text(row[1]), "type": text(row[2] or "").lower(), "notnull": bool(row[3]), "pk": int(row[5])}
         for row in rows
     ]
 
@@ -103,10 +116,30 @@ def sqlite_sequences(conn):
     ).fetchone()
     if not exists:
         return {}
-    return {_text(name): int(seq) for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence")}
+    return {text(name): int(seq) for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence")}
 
 
-def _text(value):
+def text(value, errors="replace"):
+    """A SQLite TEXT value read as bytes (text_factory=bytes) as str. Names and messages use "replace";
+    values that are compared use "surrogateescape", so invalid UTF-8 stays distinct."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return value.decode("utf-8", errors)
     return value
+
+
+def row_key(columns):
+    """(SQL expression, name) identifying a row of a table with COLUMNS: its one-column primary key,
+    else the rowid (see has_rowid)."""
+    pk = primary_key(columns)
+    if len(pk) == 1:
+        return quote_ident(pk[0]), pk[0]
+    return "rowid", "rowid"
+
+
+def has_rowid(conn, table):
+    """False for a WITHOUT ROWID table."""
+    try:
+        conn.execute("SELECT rowid FROM %s LIMIT 0" % quote_ident(table))
+        return True
+    except sqlite3.OperationalError:
+        return False

@@ -29,10 +29,17 @@ only save time, never hide a difference.
 
 from __future__ import annotations
 
-import datetime
 import decimal
+import ipaddress
 import json
 import re
+
+from ansible_collections.pgmigrate.django.plugins.module_utils.value_canon import (  # noqa: F401 (parse_datetime: API)
+    as_text, bad, canon_bool_source, canon_bool_target, canon_date_source, canon_date_target, canon_datetime_target,
+    canon_float_source, canon_float_target, canon_int_source, canon_int_target, canon_numeric_source,
+    canon_numeric_target, canon_time_source, numeric_source, canon_time_target, canonical_decimal, datetime_source,
+    numeric_fast_equal, parse_datetime, to_decimal,
+)
 
 try:
     from psycopg2 import sql
@@ -41,23 +48,9 @@ except ImportError:  # pragma: no cover - the modules fail earlier with a clear 
 
 # Canonical forms of values that do not fit the column's type are tagged tuples, so they never
 # compare equal to a well-formed value of the other side.
-BAD = "unparsed"
-
-_DECIMAL_CONTEXT = decimal.Context(prec=2000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-_INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
-_DATETIME_RE = re.compile(
-    r"^\s*(\d{4,})-(\d{1,2})-(\d{1,2})"
-    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?\s*$"
-)
-_TIME_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*$")
 _HEX32_RE = re.compile(r"^[0-9a-f]{32}$")
-_TRUE_TEXT = ("t", "true", "y", "yes", "on", "1")
-_FALSE_TEXT = ("f", "false", "n", "no", "off", "0")
-_UTC = datetime.timezone.utc
 
 INT_TYPES = ("int2", "int4", "int8", "oid")
-TEXT_TYPES = ("text", "varchar", "citext", "name", "char")
 # Key columns that sort the same way on both sides (see ColumnPlan.key_ok).
 KEY_KINDS = ("int", "text", "uuid")
 
@@ -103,162 +96,6 @@ class ColumnPlan(object):
             return False
 
 
-# ---------------------------------------------------------------- helpers
-
-
-def _bad(value):
-    return (BAD, type(value).__name__, repr(value))
-
-
-def _text(value):
-    """SQLite TEXT may come as bytes (text_factory=bytes or BLOB in a TEXT column)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return value
-
-
-def canonical_decimal(value):
-    """Decimal -> a string equal for numerically equal values (12.5 == 12.50, -0 == 0)."""
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "Infinity" if value > 0 else "-Infinity"
-    if value.is_zero():
-        return "0"
-    return "{0:f}".format(_DECIMAL_CONTEXT.normalize(value))
-
-
-def _to_decimal(value):
-    """SQLite value -> Decimal, or None when it is not a number."""
-    if isinstance(value, bool):
-        return decimal.Decimal(int(value))
-    if isinstance(value, int):
-        return decimal.Decimal(value)
-    if isinstance(value, float):
-        # repr is the shortest text that gives this double back: what the user stored.
-        return decimal.Decimal(repr(value))
-    if isinstance(value, (str, bytes)):
-        try:
-            return decimal.Decimal(_text(value).strip())
-        except decimal.InvalidOperation:
-            return None
-    return None
-
-
-# ---------------------------------------------------------------- integers, booleans, floats
-
-
-def canon_int_source(value):
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (str, bytes)) and _INT_RE.match(_text(value)):
-        return int(_text(value))
-    return _bad(value)
-
-
-def canon_int_target(value):
-    return value
-
-
-def canon_bool_source(value):
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return int(value)
-    if isinstance(value, (str, bytes)):
-        text = _text(value).strip().lower()
-        if text in _TRUE_TEXT:
-            return 1
-        if text in _FALSE_TEXT:
-            return 0
-    return _bad(value)
-
-
-def canon_bool_target(value):
-    return None if value is None else int(value)
-
-
-def _float_text(number):
-    # repr is exact for doubles; NaN equals NaN here, and -0.0 equals 0.0 (as `==` says).
-    return "0.0" if number == 0 else repr(number)
-
-
-def canon_float_source(value):
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _float_text(float(value))
-    if isinstance(value, (str, bytes)):
-        try:
-            return _float_text(float(_text(value)))
-        except ValueError:
-            return _bad(value)
-    return _bad(value)
-
-
-def canon_float_target(value):
-    return None if value is None else _float_text(float(value))
-
-
-# ---------------------------------------------------------------- numeric
-
-
-def numeric_converter(scale):
-    """SQLite value -> the text PostgreSQL prints for numeric(p, SCALE) (None scale: plain numeric).
-
-    No rounding is done: 12.345 in a numeric(10,2) column is a difference, not a representation.
-    Raises ValueError when the fast form cannot be built (the exact comparison then decides).
-    """
-
-    def convert(value):
-        kind = type(value)
-        if kind is float:
-            text = repr(value)
-        elif kind is int:
-            text = str(value)
-        elif value is None:
-            return None
-        elif kind is str:
-            text = value
-        else:
-            raise ValueError("no fast form")
-        if scale is None or "e" in text or "n" in text:  # exponent, nan, inf: exact path
-            return text
-        point = text.find(".")
-        if point < 0:
-            return text + "." + "0" * scale if scale else text
-        digits = len(text) - point - 1
-        if digits > scale:
-            raise ValueError("more decimals than the column keeps")
-        return text + "0" * (scale - digits)
-
-    return convert
-
-
-def numeric_fast_equal(scale):
-    convert = numeric_converter(scale)
-
-    def fast(source_value, target_value):
-        return convert(source_value) == target_value
-
-    return fast
-
-
-def canon_numeric_source(value):
-    if value is None:
-        return None
-    number = _to_decimal(value)
-    return _bad(value) if number is None else canonical_decimal(number)
-
-
-def canon_numeric_target(value):
-    if value is None:
-        return None
-    return canonical_decimal(decimal.Decimal(value))
-
-
 # ---------------------------------------------------------------- text and bytes
 
 
@@ -266,14 +103,14 @@ def canon_text_source(value):
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bytes):
-        return _text(value)
+        return as_text(value)
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return repr(value)
-    return _bad(value)
+    return bad(value)
 
 
 def canon_text_target(value):
@@ -294,120 +131,11 @@ def canon_bytes_source(value):
         return value
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
-    return _bad(value)
+    return bad(value)
 
 
 def canon_bytes_target(value):
     return None if value is None else bytes(value)
-
-
-# ---------------------------------------------------------------- date and time
-
-
-def _fraction_to_micro(fraction):
-    """'5' -> 500000; more than 6 digits are rounded like PostgreSQL does (half up)."""
-    if not fraction:
-        return 0, 0
-    if len(fraction) <= 6:
-        return int(fraction.ljust(6, "0")), 0
-    micro = int(fraction[:6]) + (1 if fraction[6] >= "5" else 0)
-    return (micro - 1000000, 1) if micro >= 1000000 else (micro, 0)
-
-
-def _offset(text):
-    if not text or text in ("Z", "z"):
-        return datetime.timedelta(0)
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-    return sign * datetime.timedelta(hours=hours, minutes=minutes)
-
-
-def format_datetime(value):
-    """datetime -> 'YYYY-MM-DD HH:MM:SS.ffffff', the canonical datetime text."""
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
-        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
-
-
-def parse_datetime(value, aware):
-    """SQLite datetime (text in the usual ISO forms, or Unix seconds) -> canonical text.
-
-    With AWARE (timestamptz) an offset is applied and the result is UTC; naive text is taken as
-    UTC, as Django (USE_TZ) and pgloader (`set timezone to 'UTC'`) do. Without AWARE
-    (timestamp) an offset is dropped, as PostgreSQL does on input.
-    Returns None when the value is not a datetime.
-    """
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            moment = datetime.datetime.fromtimestamp(value, _UTC).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError):
-            return None
-        return format_datetime(moment)
-    if not isinstance(value, (str, bytes)):
-        return None
-    match = _DATETIME_RE.match(_text(value))
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro, carry = _fraction_to_micro(fraction)
-    try:
-        moment = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                                   int(second or 0), micro)
-        moment += datetime.timedelta(seconds=carry)
-        if aware and zone:
-            moment -= _offset(zone)
-    except (ValueError, OverflowError):
-        return None
-    return format_datetime(moment)
-
-
-def _datetime_source(aware):
-    def canon(value):
-        if value is None:
-            return None
-        parsed = parse_datetime(value, aware)
-        return _bad(value) if parsed is None else parsed
-
-    return canon
-
-
-def canon_datetime_target(value):
-    """The `to_char` text selected on PostgreSQL, with the fraction always present."""
-    if value is None:
-        return None
-    if len(value) == 19:
-        return value + ".000000"
-    return value
-
-
-def canon_date_source(value):
-    if value is None:
-        return None
-    parsed = parse_datetime(value, False) if isinstance(value, (str, bytes)) else None
-    if parsed is None or not parsed.endswith(" 00:00:00.000000"):
-        return _bad(value)
-    return parsed[:10]
-
-
-def canon_date_target(value):
-    return value
-
-
-def canon_time_source(value):
-    if value is None:
-        return None
-    match = _TIME_RE.match(_text(value)) if isinstance(value, (str, bytes)) else None
-    if not match:
-        return _bad(value)
-    hour, minute, second, fraction = match.groups()
-    micro, carry = _fraction_to_micro(fraction)
-    return "%02d:%02d:%02d.%06d" % (int(hour), int(minute), int(second or 0) + carry, micro)
-
-
-def canon_time_target(value):
-    if value is None:
-        return None
-    return value + ".000000" if len(value) == 8 else value
 
 
 # ---------------------------------------------------------------- uuid, interval
@@ -418,7 +146,7 @@ def uuid_hex(value):
     if isinstance(value, bytes) and len(value) == 16:
         return value.hex()
     if isinstance(value, (str, bytes)):
-        text = _text(value).strip().lower().replace("-", "")
+        text = as_text(value).strip().lower().replace("-", "")
         if text.startswith("{") and text.endswith("}"):
             text = text[1:-1]
         if _HEX32_RE.match(text):
@@ -432,7 +160,7 @@ def canon_uuid_source(value):
     try:
         return uuid_hex(value)
     except ValueError:
-        return _bad(value)
+        return bad(value)
 
 
 def canon_interval_source(value):
@@ -459,7 +187,7 @@ def json_fast_equal(source_value, target_value):
     """
     if source_value == target_value:
         return True
-    return _FAST_JSON.decode(_text(source_value)) == _FAST_JSON.decode(target_value)
+    return _FAST_JSON.decode(as_text(source_value)) == _FAST_JSON.decode(target_value)
 
 
 def _canon_json_value(value):
@@ -489,7 +217,7 @@ def canonical_json(text):
     Numbers compare by value (1, 1.0 and 1e0 are one number, as in jsonb); true is not 1.
     Raises ValueError when TEXT is not JSON.
     """
-    document = json.loads(_text(text), parse_float=decimal.Decimal, parse_int=decimal.Decimal)
+    document = json.loads(as_text(text), parse_float=decimal.Decimal, parse_int=decimal.Decimal)
     return _canon_json_value(document)
 
 
@@ -498,11 +226,11 @@ def canon_json(value):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # A column declared JSON has NUMERIC affinity in SQLite: a bare number is stored as one.
-        return canonical_decimal(_to_decimal(value))
+        return canonical_decimal(to_decimal(value))
     try:
         return canonical_json(value)
     except (ValueError, TypeError, RecursionError):
-        return _bad(value)
+        return bad(value)
 
 
 # ---------------------------------------------------------------- other types
@@ -517,6 +245,31 @@ def canon_other_source(value):
 
 _FRACTION_FORMAT = "CASE WHEN {v} = date_trunc('second', {v}) THEN 'YYYY-MM-DD HH24:MI:SS'" \
                    " ELSE 'YYYY-MM-DD HH24:MI:SS.US' END"
+
+
+# ---------------------------------------------------------------- inet, cidr
+
+NETWORK_TYPES = ("inet", "cidr")
+
+
+def canon_network(value):
+    """inet/cidr text -> (IP version, address bytes, prefix length): equal exactly for the same value.
+
+    Django's GenericIPAddressField keeps text in SQLite ('192.0.2.1', '2001:db8::1') and `inet` in
+    PostgreSQL, which prints a mask only when it is not the full one ('10.0.0.1/24') and may spell
+    an address otherwise ('2001:DB8:0::1' -> '2001:db8::1', '::c000:201' -> '::192.0.2.1').
+    An IPv4-mapped address ('::ffff:192.0.2.1') stays IPv6 and differs from '192.0.2.1': Django
+    unpacks it on save only (unpack_ipv4), never on read, so both sides hold what the app wrote.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (str, bytes)):
+        return bad(value)
+    try:
+        interface = ipaddress.ip_interface(as_text(value).strip())
+    except ValueError:
+        return bad(value)
+    return (interface.version, interface.ip.packed, interface.network.prefixlen)
 
 
 def _expressions(udt, column):
@@ -541,6 +294,9 @@ def _expressions(udt, column):
         expression = sql.SQL("to_char({v}, CASE WHEN {v} = date_trunc('second', {v}) THEN 'HH24:MI:SS'"
                              " ELSE 'HH24:MI:SS.US' END)")
         return expression.format(v=value), ident
+    if udt in NETWORK_TYPES:
+        # The type's own output ('192.0.2.1'), not ::text ('192.0.2.1/32'); psycopg2 returns it as str.
+        return ident, ident
     if udt == "uuid":
         return sql.SQL("replace({}::text, '-', '')").format(ident), ident
     if udt == "interval":
@@ -566,7 +322,7 @@ def column_plan(source_name, target_name, target_column):
     elif udt in ("float4", "float8"):
         kind, canon_s, canon_t = "float", canon_float_source, canon_float_target
     elif udt == "numeric":
-        kind, canon_s, canon_t = "numeric", canon_numeric_source, canon_numeric_target
+        kind, canon_s, canon_t = "numeric", numeric_source(numeric_scale(pg_type)), canon_numeric_target
         fast = numeric_fast_equal(numeric_scale(pg_type))
     elif udt in ("text", "varchar"):
         kind, canon_s, canon_t = "text", canon_text_source, canon_text_target
@@ -575,7 +331,7 @@ def column_plan(source_name, target_name, target_column):
     elif udt == "bytea":
         kind, canon_s, canon_t = "bytes", canon_bytes_source, canon_bytes_target
     elif udt in ("timestamptz", "timestamp"):
-        kind, canon_s, canon_t = udt, _datetime_source(udt == "timestamptz"), canon_datetime_target
+        kind, canon_s, canon_t = udt, datetime_source(udt == "timestamptz"), canon_datetime_target
     elif udt == "date":
         kind, canon_s, canon_t = "date", canon_date_source, canon_date_target
     elif udt == "time":
@@ -587,6 +343,9 @@ def column_plan(source_name, target_name, target_column):
         kind, canon_s, canon_t = "interval", canon_interval_source, canon_int_target
     elif udt in ("json", "jsonb"):
         kind, canon_s, canon_t, fast = udt, canon_json, canon_json, json_fast_equal
+    elif udt in NETWORK_TYPES:
+        # Kind "other" as before: the copy engine writes these columns as it always did.
+        kind, canon_s, canon_t = "other", canon_network, canon_network
     else:
         kind, canon_s, canon_t = "other", canon_other_source, canon_text_target
     return ColumnPlan(source_name, target_name, pg_type, kind, expression, fast, canon_s, canon_t,

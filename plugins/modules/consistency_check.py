@@ -32,16 +32,6 @@ description:
     datetime shifted by an hour, a double that lost precision in a C(real) column, text cut at a
     NUL byte, a missing or an extra row.
 options:
-  source:
-    description:
-      - The SQLite database file the data was copied from. Opened read-only; never created.
-    type: path
-    required: true
-  schema:
-    description:
-      - The PostgreSQL schema holding the copy.
-    type: str
-    default: public
   checks:
     description:
       - Which checks to run.
@@ -61,21 +51,6 @@ options:
     elements: str
     choices: [tables, columns, row_counts, content, sequences, foreign_keys, indexes]
     default: [tables, columns, row_counts, content, sequences, foreign_keys, indexes]
-  include_tables:
-    description:
-      - Only tables whose name matches one of these shell patterns (C(*), C(?), C([...])),
-        case-insensitively. An empty list means every table.
-    type: list
-    elements: str
-    default: []
-  exclude_tables:
-    description:
-      - Leave out tables whose name matches one of these shell patterns, case-insensitively.
-      - C(django_migrations) is left out by default because C(manage.py migrate) writes it on
-        PostgreSQL with its own timestamps (and the load skips it). Set V([]) to compare it too.
-    type: list
-    elements: str
-    default: [django_migrations]
   max_reported_mismatches:
     description:
       - How many differing rows are reported per table (all are counted).
@@ -99,20 +74,14 @@ options:
       - Memory grows with it; the default suits rows of a few kilobytes.
     type: int
     default: 20000
-extends_documentation_fragment:
-  - pgmigrate.django.connection
+extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: The module never changes anything; it runs the same way in check mode.
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
-  platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
 notes:
   - The role needs C(SELECT) on the tables and sequences of O(schema); the owner or a read-only role will do.
   - PostgreSQL rows are read in key order through the primary key index; tables with a text key are
@@ -139,7 +108,7 @@ EXAMPLES = r"""
     source: /srv/app/db.sqlite3
     login_db: app
     checks: [tables, row_counts, foreign_keys]
-    include_tables: ["inventory_*"]
+    include_tables: [inventory_category, inventory_item, inventory_item_tags, inventory_tag]
     fail_on_mismatch: false
   register: check
 
@@ -341,66 +310,68 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.consistency_check
     prepare_source_session,
     prepare_target_session,
 )
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
-    connect,
-    explain_error,
-    postgres_argument_spec,
-    psycopg2,
+    connect, explain_error, postgres_argument_spec, psycopg2, run_task,
 )
-from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import SourceError, open_readonly
+from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import open_readonly
 
 SHOWN_PROBLEMS = 5
 
 
-def validate(module):
-    params = module.params
+def validate(params):
     if params["max_reported_mismatches"] < 0:
-        module.fail_json(msg="max_reported_mismatches must be 0 or more, not %d" % params["max_reported_mismatches"])
+        raise ModuleError("max_reported_mismatches must be 0 or more, not %d" % params["max_reported_mismatches"])
     if params["batch_rows"] < 1:
-        module.fail_json(msg="batch_rows must be at least 1, not %d" % params["batch_rows"])
+        raise ModuleError("batch_rows must be at least 1, not %d" % params["batch_rows"])
     if not params["checks"]:
-        module.fail_json(msg="checks is empty: name at least one of %s" % ", ".join(CHECKS))
+        raise ModuleError("checks is empty: name at least one of %s" % ", ".join(CHECKS))
 
 
-def check_schema(module, conn):
+def check_schema(params, conn):
     with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (module.params["schema"],))
+        cur.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (params["schema"],))
         if cur.fetchone() is None:
-            module.fail_json(msg="Schema %r does not exist in database %r: check `schema`"
-                             % (module.params["schema"], module.params["login_db"]))
+            raise ModuleError("Schema %r does not exist in database %r: check `schema`"
+                              % (params["schema"], params["login_db"]))
 
 
-def run_checks(module, sqlite_conn, pg_conn):
-    params = module.params
-    prepare_source_session(sqlite_conn)
-    prepare_target_session(pg_conn)
-    check_schema(module, pg_conn)
-    checker = Checker(
-        sqlite_conn, pg_conn, schema=params["schema"], checks=params["checks"],
-        include_tables=params["include_tables"], exclude_tables=params["exclude_tables"],
-        max_reported=params["max_reported_mismatches"], report_values=params["report_values"],
-        batch_rows=params["batch_rows"],
-    )
-    result = checker.run()
-    if params["include_tables"] and not result["tables"] and not result["source_only_tables"] \
-            and not result["target_only_tables"]:
-        module.fail_json(msg="include_tables %s matches no table on either side: check the patterns"
-                         % ", ".join(params["include_tables"]))
-    return result
+def run_checks(params):
+    """Every selected check, read-only on both sides; the result (without `changed`)."""
+    validate(params)
+    sqlite_conn = open_readonly(params["source"])
+    pg_conn = None
+    try:
+        pg_conn = connect(params)
+        prepare_source_session(sqlite_conn)
+        prepare_target_session(pg_conn)
+        check_schema(params, pg_conn)
+        checker = Checker(
+            sqlite_conn, pg_conn, schema=params["schema"], checks=params["checks"],
+            include_tables=params["include_tables"], exclude_tables=params["exclude_tables"],
+            max_reported=params["max_reported_mismatches"], report_values=params["report_values"],
+            batch_rows=params["batch_rows"],
+        )
+        return checker.run()
+    except psycopg2.Error as error:
+        raise ModuleError("The consistency check could not run: %s" % explain_error(error, params))
+    finally:
+        close_quietly(pg_conn, sqlite_conn)
 
 
 def close_quietly(pg_conn, sqlite_conn):
     """End the read-only transaction and both connections; errors here change nothing."""
-    for close in (pg_conn.rollback, pg_conn.close, sqlite_conn.close):
+    closers = (sqlite_conn.close,) if pg_conn is None else (pg_conn.rollback, pg_conn.close, sqlite_conn.close)
+    for close in closers:
         try:
             close()
         except Exception:  # the connection may already be gone
             pass
 
 
-def main():
-    argument_spec = postgres_argument_spec()
-    argument_spec.update(
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
         source=dict(type="path", required=True),
         schema=dict(type="str", default="public"),
         checks=dict(type="list", elements="str", choices=list(CHECKS), default=list(CHECKS)),
@@ -411,19 +382,12 @@ def main():
         fail_on_mismatch=dict(type="bool", default=True),
         batch_rows=dict(type="int", default=20000),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    validate(module)
-    try:
-        sqlite_conn = open_readonly(module.params["source"])
-    except SourceError as error:
-        module.fail_json(msg=str(error))
-    pg_conn = connect(module)
-    try:
-        result = run_checks(module, sqlite_conn, pg_conn)
-    except psycopg2.Error as error:
-        module.fail_json(msg="The consistency check could not run: %s" % explain_error(error, module.params))
-    finally:
-        close_quietly(pg_conn, sqlite_conn)
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    result = run_task(module, run_checks, module.params)
     for warning in result["index_warnings"]:
         module.warn(warning)
     if not result["consistent"] and module.params["fail_on_mismatch"]:

@@ -42,20 +42,13 @@ options:
     description: Create the file when it does not exist; otherwise fail.
     type: bool
     default: true
-extends_documentation_fragment:
-  - ansible.builtin.files
+extends_documentation_fragment: [pgmigrate.django.attributes, ansible.builtin.files]
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: full
     details: Values are masked; only the keys and the other lines are shown.
-  platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
 notes:
   - O(mode) defaults to C(0600).
 """

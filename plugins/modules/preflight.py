@@ -27,45 +27,15 @@ description:
     runs it before the application is stopped.
   - The scan streams (SQLite aggregates each table in one pass) and opens the SQLite file read-only; a
     missing file is reported, never created.
-extends_documentation_fragment:
-  - pgmigrate.django.connection
+extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: The module never changes anything; it runs the same in check mode.
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
-  platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
 options:
-  source:
-    description:
-      - Path of the SQLite database file on the host that runs the module.
-    type: path
-    required: true
-  schema:
-    description:
-      - The target schema holding the tables created by the application's C(manage.py migrate).
-    type: str
-    default: public
-  include_tables:
-    description:
-      - Check only these SQLite tables (exact names). Every name must exist.
-      - Empty means every table except O(exclude_tables).
-    type: list
-    elements: str
-    default: []
-  exclude_tables:
-    description:
-      - SQLite (or target) tables to leave out (exact names). Every name must exist, except
-        V(django_migrations), which the target's own C(migrate) fills.
-    type: list
-    elements: str
-    default: [django_migrations]
   integrity_check:
     description:
       - V(full) runs C(PRAGMA integrity_check), V(quick) the faster C(PRAGMA quick_check) (no index
@@ -124,18 +94,15 @@ EXAMPLES = r"""
   pgmigrate.django.preflight:
     source: /srv/app/db.sqlite3
     login_host: db.example.com
-    login_user: app_owner
-    login_password: "{{ vault_app_owner_password }}"
+    login_user: app_readonly  # the preflight only reads
+    login_password: "{{ vault_app_readonly_password }}"
     login_db: app
     ssl_mode: verify-full
     ca_cert: /etc/ssl/certs/pgmigrate-ca.crt
 
-- name: Collect the problems without failing (for a report)
+- name: Collect the problems without failing (for a report), connecting through the local socket
   pgmigrate.django.preflight:
     source: /srv/app/db.sqlite3
-    login_host: db.example.com
-    login_user: app_owner
-    login_password: "{{ vault_app_owner_password }}"
     login_db: app
     integrity_check: quick
     fail_on_problems: false
@@ -224,8 +191,9 @@ seconds:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import preflight_checks, sqlite_source
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
-    connect, ensure_psycopg2, postgres_argument_spec, scrub,
+    connect, postgres_argument_spec, psycopg2, run_task, scrub,
 )
 
 
@@ -247,28 +215,27 @@ def argument_spec():
     return spec
 
 
-def open_source(module):
+def run(params):
+    """The preflight of PARAMS: read-only on both sides (the target session is read-only)."""
+    sconn = sqlite_source.open_readonly(params["source"], raw_text=True)
+    conn = None
     try:
-        return sqlite_source.open_readonly(module.params["source"], raw_text=True)
-    except sqlite_source.SourceError as error:
-        module.fail_json(msg=str(error))
-    return None
-
-
-def run(module, sconn, cur):
-    params = module.params
-    try:
-        return preflight_checks.run_preflight(
-            sconn, cur, schema=params["schema"], include=params["include_tables"],
-            exclude=params["exclude_tables"], integrity=params["integrity_check"], values=params["check_values"],
-            foreign_keys=params["check_foreign_keys"], target_must_be_empty=params["target_must_be_empty"],
-            prefilled=params["prefilled_tables"], max_examples=max(0, params["max_examples"]))
-    except preflight_checks.PreflightError as error:
-        module.fail_json(msg=str(error))
-    except sqlite_source.sqlite3.DatabaseError as error:
-        module.fail_json(msg="cannot read the SQLite file %s: %s (is it corrupt? check it with "
-                         "`sqlite3 FILE 'PRAGMA integrity_check'`)" % (params["source"], error))
-    return None
+        conn = connect(params)
+        conn.set_session(readonly=True)
+        with conn.cursor() as cur, sqlite_source.reading(params["source"]):
+            return preflight_checks.run_preflight(
+                sconn, cur, schema=params["schema"], include=params["include_tables"],
+                exclude=params["exclude_tables"], integrity=params["integrity_check"],
+                values=params["check_values"], foreign_keys=params["check_foreign_keys"],
+                target_must_be_empty=params["target_must_be_empty"], prefilled=params["prefilled_tables"],
+                max_examples=max(0, params["max_examples"]))
+    except psycopg2.Error as error:
+        raise ModuleError("preflight failed while reading the target: %s" % scrub(error, params))
+    finally:
+        if conn is not None:
+            conn.rollback()
+            conn.close()
+        sconn.close()
 
 
 def result_from(plan):
@@ -290,22 +257,10 @@ def result_from(plan):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    ensure_psycopg2(module)
-    sconn = open_source(module)
-    conn = connect(module, autocommit=False)
-    try:
-        conn.set_session(readonly=True)
-        with conn.cursor() as cur:
-            plan = run(module, sconn, cur)
-    except Exception as error:  # psycopg2 errors while reading the catalog: say so, without the password
-        module.fail_json(msg="preflight failed while reading the target: %s" % scrub(error, module.params))
-    finally:
-        conn.rollback()
-        conn.close()
-        sconn.close()
+    plan = run_task(module, run, module.params)
+    result = result_from(plan)
     for warning in plan["warnings"]:
         module.warn(warning)
-    result = result_from(plan)
     if result["problems"] and module.params["fail_on_problems"]:
         module.fail_json(
             msg="preflight found %d problem(s) in %s: %s" % (

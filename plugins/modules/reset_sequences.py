@@ -29,42 +29,25 @@ description:
   - The module must run as a role that owns the sequences (the role that ran C(manage.py migrate)).
     When a sequence that needs to move is not owned, the module fails and changes nothing.
 options:
-  schema:
-    description:
-      - The PostgreSQL schema whose tables are handled.
-    type: str
-    default: public
-  tables:
-    description:
-      - Only the sequences of these tables. An empty list means every table of O(schema).
-      - Names are matched exactly, else case-insensitively when that is unambiguous (C(Album) and
-        C(album) are the same table, as pgloader folds names).
-      - A name that matches no table of O(schema) is an error.
-    type: list
-    elements: str
+  include_tables:
+    aliases: [tables]
+  exclude_tables:
     default: []
   source:
     description:
       - The SQLite database the data was copied from. When given, its C(sqlite_sequence) values
         (tables with C(AUTOINCREMENT)) count for the sequence of the matching table's single-column
         primary key, so ids that SQLite already handed out are never handed out again.
-      - Opened read-only; it is never created or changed.
-    type: path
-extends_documentation_fragment:
-  - pgmigrate.django.connection
+    required: false
+extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reads the sequences and reports the moves and the SQL that would run; moves nothing.
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: full
     details: The next value of every sequence that moves, before and after.
-  platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
 notes:
   - RV(sequences[].before) and RV(sequences[].after) are the values the next insert gets
     (C(nextval)), which is one more than the highest id in use for an ascending sequence.
@@ -78,22 +61,20 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Move every id sequence past the copied rows, honouring SQLite's sqlite_sequence
+- name: Move every id sequence past the copied rows, honouring SQLite's sqlite_sequence (on the database host)
   pgmigrate.django.reset_sequences:
-    login_host: db.example.com
+    source: /srv/app/db.sqlite3
+    login_unix_socket: /var/run/postgresql
     login_user: app_owner
     login_password: "{{ vault_app_owner_password }}"
     login_db: app
-    ssl_mode: verify-full
-    ca_cert: /etc/ssl/certs/pgmigrate-ca.crt
-    source: /srv/app/db.sqlite3
   register: sequences
 
 - name: Only two tables, in another schema; report what would move
   pgmigrate.django.reset_sequences:
     login_db: app
     schema: shop
-    tables:
+    include_tables:
       - inventory_item
       - Order
   check_mode: true
@@ -169,64 +150,49 @@ changed_count:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgmigrate.django.plugins.module_utils.catalog import match_names, target_tables
+from ansible_collections.pgmigrate.django.plugins.module_utils import table_selection
+from ansible_collections.pgmigrate.django.plugins.module_utils.catalog import target_tables
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
-    connect,
-    explain_error,
-    postgres_argument_spec,
-    psycopg2,
-    quote_qualified,
-    sql,
+    connect, explain_error, postgres_argument_spec, psycopg2, quote_qualified, run_task, sql,
 )
 from ansible_collections.pgmigrate.django.plugins.module_utils.sequences import (
-    restart_statements,
-    sequence_states,
-    sqlite_values_by_table,
+    restart_statements, sequence_states, sqlite_values_by_table,
 )
-from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import (
-    SourceError,
-    open_readonly,
-    sqlite_sequences,
-)
+from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import open_readonly, sqlite_sequences
 
 LOCK_TIMEOUT = "30s"
 
 
-def read_sqlite_sequences(module):
+def read_sqlite_sequences(path):
     """{SQLite table: sqlite_sequence value}, or {} without O(source)."""
-    path = module.params["source"]
     if not path:
         return {}
-    try:
-        conn = open_readonly(path)
-    except SourceError as error:
-        module.fail_json(msg=str(error))
+    conn = open_readonly(path)
     try:
         return sqlite_sequences(conn)
     except Exception as error:  # sqlite3.Error and decoding problems alike
-        module.fail_json(msg="Cannot read sqlite_sequence from %s: %s" % (path, error))
+        raise ModuleError("Cannot read sqlite_sequence from %s: %s" % (path, error))
     finally:
         conn.close()
-    return {}
 
 
-def check_schema(module, cur, schema):
-    cur.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,))
+def check_schema(cur, params):
+    cur.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (params["schema"],))
     if cur.fetchone() is None:
-        module.fail_json(msg="Schema %r does not exist in database %r: check `schema` (nothing was changed)"
-                         % (schema, module.params["login_db"]))
+        raise ModuleError("Schema %r does not exist in database %r: check `schema` (nothing was changed)"
+                          % (params["schema"], params["login_db"]))
 
 
-def selected_tables(module, all_tables):
-    """The PostgreSQL tables named in O(tables), or None for all."""
-    wanted = module.params["tables"]
-    if not wanted:
+def selected_tables(params, all_tables):
+    """The PostgreSQL tables selected by O(include_tables) and O(exclude_tables), or None for all."""
+    where = "schema %s" % params["schema"]
+    include = table_selection.resolve("include_tables", params["include_tables"], all_tables, where)
+    exclude = table_selection.resolve("exclude_tables", params["exclude_tables"], all_tables, where)
+    if not include and not exclude:
         return None
-    pairs, unknown, _target_only = match_names(wanted, all_tables)
-    if unknown:
-        module.fail_json(msg="Table(s) %s not found in schema %r: check `tables` (nothing was changed)"
-                         % (", ".join(sorted(unknown)), module.params["schema"]))
-    return [target for _source, target in pairs]
+    pairs = table_selection.select([(name, name) for name in all_tables], include, exclude)
+    return [name for name, _same in pairs]
 
 
 def lock_tables(cur, schema, tables):
@@ -238,7 +204,7 @@ def lock_tables(cur, schema, tables):
     cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(names))
 
 
-def refuse_impossible(module, moves):
+def refuse_impossible(params, moves):
     problems = []
     for state in moves:
         if not state["fits"]:
@@ -250,10 +216,10 @@ def refuse_impossible(module, moves):
             problems.append("sequence %s (%s.%s) must move from %s to %s but role %r does not own it: run as the "
                             "owner of the tables (the role that ran manage.py migrate)"
                             % (state["qualified"], state["table"], state["column"], state["next_value"],
-                               state["wanted_next"], module.params["login_user"]))
+                               state["wanted_next"], params["login_user"]))
     if problems:
-        module.fail_json(msg="Cannot reset %d sequence(s), nothing was changed: %s"
-                         % (len(problems), "; ".join(problems)), problems=problems)
+        raise ModuleError("Cannot reset %d sequence(s), nothing was changed: %s"
+                          % (len(problems), "; ".join(problems)), problems=problems)
 
 
 def report(state, changed):
@@ -264,29 +230,29 @@ def report(state, changed):
     )
 
 
-def reset(module, conn, sqlite_values_by_name):
-    schema = module.params["schema"]
+def reset(params, conn, sqlite_values_by_name, check_mode):
+    schema = params["schema"]
     cur = conn.cursor()
-    check_schema(module, cur, schema)
+    check_schema(cur, params)
     all_tables = target_tables(cur, schema)
-    tables = selected_tables(module, all_tables)
+    tables = selected_tables(params, all_tables)
     sqlite_values = sqlite_values_by_table(sqlite_values_by_name, all_tables)
     states = sequence_states(cur, schema, tables, sqlite_values)
     moves = [state for state in states if state["next_value"] != state["wanted_next"]]
-    refuse_impossible(module, moves)
-    if moves and not module.check_mode:
+    refuse_impossible(params, moves)
+    if moves and not check_mode:
         # Read again under a lock that keeps writers out until the commit.
         lock_tables(cur, schema, [state["table"] for state in states])
         states = sequence_states(cur, schema, tables, sqlite_values)
         moves = [state for state in states if state["next_value"] != state["wanted_next"]]
-        refuse_impossible(module, moves)
+        refuse_impossible(params, moves)
     queries = []
     for state in moves:
         for statement, params in restart_statements(state):
             queries.append(cur.mogrify(statement, params).decode("utf-8"))
-            if not module.check_mode:
+            if not check_mode:
                 cur.execute(statement, params)
-    if module.check_mode:
+    if check_mode:
         conn.rollback()
     else:
         conn.commit()
@@ -300,24 +266,28 @@ def reset(module, conn, sqlite_values_by_name):
                 diff=diff)
 
 
+def run(params, check_mode):
+    sqlite_values = read_sqlite_sequences(params["source"])
+    conn = connect(params)
+    try:
+        return reset(params, conn, sqlite_values, check_mode)
+    except psycopg2.Error as error:
+        conn.rollback()
+        raise ModuleError("Resetting the sequences failed, nothing was changed: %s" % explain_error(error, params))
+    finally:
+        conn.close()
+
+
 def main():
     argument_spec = postgres_argument_spec()
     argument_spec.update(
         schema=dict(type="str", default="public"),
-        tables=dict(type="list", elements="str", default=[]),
+        include_tables=dict(type="list", elements="str", default=[], aliases=["tables"]),
+        exclude_tables=dict(type="list", elements="str", default=[]),
         source=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    sqlite_values = read_sqlite_sequences(module)
-    conn = connect(module)
-    try:
-        result = reset(module, conn, sqlite_values)
-    except psycopg2.Error as error:
-        conn.rollback()
-        module.fail_json(msg="Resetting the sequences failed, nothing was changed: %s"
-                         % explain_error(error, module.params))
-    finally:
-        conn.close()
+    result = run_task(module, run, module.params, module.check_mode)
     module.exit_json(**result)
 
 

@@ -17,8 +17,9 @@ description:
   - Runs C(PRAGMA integrity_check) on the copy before it replaces O(dest), writes it atomically
     with mode O(mode), and records the sha256 of the source file and of the copy in a manifest
     next to it (O(dest) + C(.json)).
-  - Idempotent; when O(dest) and its manifest exist and the source file and the copy still have
-    the recorded sha256, nothing is done.
+  - Idempotent; when O(dest) and its manifest exist and the source file, its write-ahead log
+    (C(-wal)) and the copy all still have the recorded sha256, nothing is done. Rows that are only
+    in the C(-wal) file change its fingerprint, so a copy is never reused when they are new.
   - The source is opened read-only; it is never created or changed.
 options:
   path:
@@ -36,20 +37,13 @@ options:
       - Make a new copy even when the recorded one still matches.
     type: bool
     default: false
-extends_documentation_fragment:
-  - ansible.builtin.files
+extends_documentation_fragment: [pgmigrate.django.attributes, ansible.builtin.files]
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
     details: Reports whether a copy would be made; writes nothing.
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
-  platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
 notes:
   - O(mode) defaults to C(0600), because a database copy holds the application's data.
 seealso:
@@ -93,6 +87,11 @@ source_sha256:
   returned: always
   type: str
   sample: 9f2c0e3d5c0c2b1f6f7e2a8a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e
+source_wal_sha256:
+  description: sha256 of the source's write-ahead log (C(-wal)) when it was copied; null when it was absent or empty.
+  returned: always
+  type: str
+  sample: 5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e9f2c0e3d5c0c2b1f6f7e2a8a1b4c
 dest_sha256:
   description: sha256 of the copy. Null in check mode when a copy would be made.
   returned: always
@@ -145,12 +144,21 @@ def read_manifest(manifest):
         return None
 
 
-def copy_is_current(path, dest, manifest, source_sha256):
-    """True when DEST is the recorded copy of the source as it is now."""
+def wal_sha256_of(path):
+    """sha256 of PATH-wal, or None when there is no write-ahead log content."""
+    wal = path + "-wal"
+    if not os.path.isfile(wal) or os.path.getsize(wal) == 0:
+        return None
+    return sha256_of(wal)
+
+
+def copy_is_current(path, dest, manifest, fingerprint):
+    """True when DEST is the recorded copy of the source as it is now, WAL content included."""
     recorded = read_manifest(manifest)
-    if not recorded or not os.path.isfile(dest):
+    if not recorded or not os.path.isfile(dest) or "source_wal_sha256" not in recorded:
         return False
-    return (recorded.get("source") == path and recorded.get("source_sha256") == source_sha256
+    return (recorded.get("source") == path and recorded.get("source_sha256") == fingerprint[0]
+            and recorded.get("source_wal_sha256") == fingerprint[1]
             and recorded.get("dest_sha256") == sha256_of(dest))
 
 
@@ -224,10 +232,10 @@ def main():
     except SourceError as error:
         module.fail_json(msg=str(error))
 
-    source_sha256 = sha256_of(path)
-    result = dict(changed=False, path=path, dest=dest, manifest=manifest, source_sha256=source_sha256,
-                  dest_sha256=None, size=None, integrity="not checked")
-    if not module.params["force"] and copy_is_current(path, dest, manifest, source_sha256):
+    fingerprint = (sha256_of(path), wal_sha256_of(path))
+    result = dict(changed=False, path=path, dest=dest, manifest=manifest, source_sha256=fingerprint[0],
+                  source_wal_sha256=fingerprint[1], dest_sha256=None, size=None, integrity="not checked")
+    if not module.params["force"] and copy_is_current(path, dest, manifest, fingerprint):
         result.update(dest_sha256=read_manifest(manifest)["dest_sha256"], size=os.path.getsize(dest),
                       integrity=read_manifest(manifest).get("integrity", "ok"))
     elif module.check_mode:
@@ -236,7 +244,7 @@ def main():
         result["integrity"] = make_copy(module, path, dest)
         result.update(changed=True, dest_sha256=sha256_of(dest), size=os.path.getsize(dest))
         write_manifest(manifest, {
-            "source": path, "source_sha256": source_sha256, "dest": dest, "dest_sha256": result["dest_sha256"],
+            "source": path, "source_sha256": fingerprint[0], "source_wal_sha256": fingerprint[1], "dest": dest, "dest_sha256": result["dest_sha256"],
             "size": result["size"], "integrity": result["integrity"], "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
 

@@ -17,6 +17,8 @@ description:
     hold it.
   - Used after the app is stopped, so the copy is taken from a file nobody writes to any more.
   - Reads only; never changes anything. Run it as root to see every process's descriptors.
+extends_documentation_fragment:
+  - pgmigrate.django.attributes
 options:
   path:
     description: The file.
@@ -36,15 +38,10 @@ options:
     default: 0.5
 attributes:
   check_mode:
-    description: Can run in check mode and report what would change without changing it.
     support: full
   diff_mode:
-    description: Reports the changes it makes (or would make in check mode) in diff mode.
     support: none
   platform:
-    description: The systems the module can run on.
-    support: full
-    platforms: posix
     details: Linux (C(/proc)).
 """
 

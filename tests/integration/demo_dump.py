@@ -5,13 +5,16 @@ Run inside examples/demo_app with SQLITE_PATH (SQLite) or DATABASE_URL (PostgreS
 Values are normalised only where the types differ by nature, never by tolerance: Decimal and
 datetimes as text, bytes as hex, timedelta as microseconds, UUID as hex, and JSON numbers as
 normalised Decimal text (jsonb keeps numbers as numeric: 1.5e300 comes back as an integer
-literal and -0.0 as 0; JSON compares numbers by value).
+literal and -0.0 as 0; JSON compares numbers by value), and GenericIPAddressField values as the
+address they are (PostgreSQL's inet prints the IPv4-compatible '::c000:201' that Django wrote
+as '::192.0.2.1': the same address; test_demo_every_field.py pins down exactly which texts differ).
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import ipaddress
 import json
 import os
 import sys
@@ -60,6 +63,11 @@ def json_number(value):
     raise TypeError("unexpected JSON %r" % type(value))
 
 
+def ip_value(value):
+    """An IP address by value (version and all its bits), whatever its spelling."""
+    return None if value is None else {"ip": ipaddress.ip_address(value).exploded}
+
+
 def main(out_path):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
     django.setup()
@@ -72,9 +80,11 @@ def main(out_path):
             fields = list(model._meta.concrete_fields)
             names = [f.attname for f in fields]
             json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+            ip_fields = {f.attname for f in fields if isinstance(f, models.GenericIPAddressField)}
             n = 0
             for row in model.objects.order_by("pk").values_list(*names).iterator(chunk_size=5000):
-                record = [json_number(v) if name in json_fields else canonical(v) for name, v in zip(names, row)]
+                record = [json_number(v) if name in json_fields else ip_value(v) if name in ip_fields
+                          else canonical(v) for name, v in zip(names, row)]
                 out.write(json.dumps([model._meta.db_table, record], ensure_ascii=False, sort_keys=True) + "\n")
                 n += 1
             counts[model._meta.db_table] = n

@@ -28,7 +28,7 @@ def main():
     from django.db import transaction
     from django.utils import timezone
 
-    from inventory.models import Category, Event, Item, Tag
+    from inventory.models import Category, Comment, Event, Item, StockLevel, Tag, Warehouse
 
     created = {}
     with transaction.atomic():
@@ -46,11 +46,20 @@ def main():
             warranty=datetime.timedelta(days=1), attributes={"probe": True}, thumbnail=b"\x00")
         item.tags.add(tag)
         event = Event.objects.create(item=item, kind="probe", payload={"ok": 1})
+        # multi-table child: one new row in inventory_location (smallint identity) and one here
+        warehouse = Warehouse.objects.create(name="probe", slug="pgmigrate-probe", capacity=1,
+                                             gateway_ip="::ffff:192.0.2.1", opens_at=datetime.time(0, 0, 0, 1))
+        stock = StockLevel.objects.create(item=item, warehouse=warehouse, on_hand=-1, bin_code="probe",
+                                          units_sold=2 ** 63 - 1)
+        comment = Comment.objects.create(content_object=warehouse, author_email="probe@example.com",
+                                         remote_addr="::ffff:198.51.100.1", body="probe")
+        created["inventory_location"] = warehouse.location_ptr_id
         log = LogEntry.objects.create(user=user, content_type=content_type, object_id=str(item.pk),
                                       object_repr="probe", action_flag=ADDITION, change_message="")
         Session.objects.create(session_key="pgmigrate-probe-session", session_data="{}",
                                expire_date=timezone.now() + datetime.timedelta(days=1))
-        for obj in (content_type, permission, group, user, category, tag, item, event, log):
+        for obj in (content_type, permission, group, user, category, tag, item, event, log, warehouse, stock,
+                    comment):
             created[obj._meta.db_table] = obj.pk
         through = {
             Group.permissions.through: {"group": group, "permission": permission},

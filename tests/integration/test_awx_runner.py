@@ -266,7 +266,7 @@ def test_preflight_wrapper_under_ansible_runner_publishes_set_stats(
     assert demo_target.scalar("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'") == 0
     # The collection ran from the synced install, not from the repository.
     task_paths = {e["event_data"].get("task_path", "") for e in pdd.events()}
-    assert any(p.startswith(str(synced_collections / "ansible_collections" / "pgmigrate" / "django" / "playbooks"))
+    assert any(p.startswith(str(synced_collections / "ansible_collections" / "pgmigrate" / "django" / "roles" / "migrate"))
                for p in task_paths), sorted(task_paths)[:5]
     # Secrets: the job's output and events never show the passwords (survey values are not masked there).
     everything = (pdd.artifacts / "stdout").read_text() + json.dumps(pdd.events())

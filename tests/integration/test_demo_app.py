@@ -34,8 +34,9 @@ def test_generate_data_leaves_sqlite_sequence_ahead_of_max_id(tmp_path):
     db = sqlite3.connect(tmp_path / "db.sqlite3")
     (max_id,) = db.execute("SELECT max(id) FROM inventory_event").fetchone()
     (seq,) = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inventory_event'").fetchone()
-    total = sum(db.execute("SELECT count(*) FROM %s" % t).fetchone()[0]
-                for t in ("inventory_item", "inventory_item_tags", "inventory_event", "inventory_category", "inventory_tag"))
+    tables = ("inventory_item", "inventory_item_tags", "inventory_event", "inventory_category", "inventory_tag",
+              "inventory_location", "inventory_warehouse", "inventory_stocklevel", "inventory_comment")
+    total = sum(db.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in tables)
     db.close()
     assert seq > max_id
     assert 1900 <= total <= 2100

@@ -13,8 +13,10 @@ same way and fail the same way.
 from __future__ import annotations
 
 import decimal
+import os
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 
@@ -29,7 +31,9 @@ pytestmark = pytest.mark.integration
 
 DEMO_TABLES = ["auth_group", "auth_group_permissions", "auth_permission", "auth_user", "auth_user_groups",
                "auth_user_user_permissions", "django_admin_log", "django_content_type", "django_session",
-               "inventory_category", "inventory_event", "inventory_item", "inventory_item_tags", "inventory_tag"]
+               "inventory_category", "inventory_comment", "inventory_event", "inventory_item",
+               "inventory_item_tags", "inventory_location", "inventory_stocklevel", "inventory_tag",
+               "inventory_warehouse"]
 BIG_ROWS = 300000
 ENGINES = ["pgloader", "copy"]
 # What the verification says when an engine finished but rows are missing.
@@ -91,14 +95,14 @@ def test_demo_loads_and_reads_back_equal_through_the_orm(ansible, demo_target, d
     assert res["interval_columns"] == ["inventory_item.warranty"] and res["identifiers"] == "downcase"
     assert res["engine"] == engine
     if engine == "pgloader":
-        assert "set timezone to 'utc'" in res["load_file"].lower().replace("\n", " ").replace("  ", " ")
+        assert "set timezone to 'utc'" in res["plan"].lower().replace("\n", " ").replace("  ", " ")
     else:
-        assert res["pgloader_version"] is None
+        assert res["engine_version"] is None
         copies = [q for q in res["executed_queries"] if q.startswith("COPY ")]
         assert len(copies) == len(DEMO_TABLES) and all(q.endswith("FROM STDIN WITH (FORMAT csv)") for q in copies)
-        # the keys were dropped, re-added NOT VALID and validated: 13 of each
-        assert sum(q.endswith("VALIDATE CONSTRAINT %s" % q.split()[-1]) for q in res["executed_queries"]) == 13
-    assert demo_target.password not in res["load_file"]
+        # the keys were dropped, re-added NOT VALID and validated: 17 of each
+        assert sum(q.endswith("VALIDATE CONSTRAINT %s" % q.split()[-1]) for q in res["executed_queries"]) == 17
+    assert demo_target.password not in res["plan"]
     assert res["excluded"] == ["django_migrations"]
     assert {s["name"] for s in res["skipped_tables"]} == {"sqlite_sequence"}
     # pgloader drops the foreign keys for the load; they are back, exactly as migrate made them
@@ -150,10 +154,10 @@ def test_check_mode_plans_and_changes_nothing(ansible, demo_target, demo_source,
     res = result.result
     assert res["changed"] is True and res["load_seconds"] == 0 and res["executed_queries"] == []
     if engine == "pgloader":
-        assert "LOAD DATABASE" in res["load_file"] and "data only" in res["load_file"]
+        assert "LOAD DATABASE" in res["plan"] and "data only" in res["plan"]
     else:
-        assert 'TRUNCATE "public"."inventory_item"; COPY "public"."inventory_item" ("id", "uuid", ' in res["load_file"]
-        assert len(res["load_file"].splitlines()) == len(DEMO_TABLES)
+        assert 'TRUNCATE "public"."inventory_item"; COPY "public"."inventory_item" ("id", "uuid", ' in res["plan"]
+        assert len(res["plan"].splitlines()) == len(DEMO_TABLES)
     assert {t["name"]: t["source_rows"] for t in res["tables"]} == sqlite_counts(demo_source, DEMO_TABLES)
     assert snapshot(demo_target) == before
     assert before["counts"]["inventory_item"] == 0
@@ -325,7 +329,7 @@ def test_table_filter_selects_exactly_the_named_tables(ansible, pg_target, tmp_p
     # appXitem has capitals: pgloader keeps them (quote identifiers) for every table
     assert result.rc == 0 and not result.failed, result.output[-3000:]
     if engine == "pgloader":
-        assert "EXCLUDING TABLE NAMES LIKE 'appXitem'" in result.result["load_file"]
+        assert "EXCLUDING TABLE NAMES LIKE 'appXitem'" in result.result["plan"]
     assert [t["name"] for t in result.result["tables"]] == ["app_item"]
     assert pg_target.scalar("SELECT count(*) FROM app_item") == 3
     assert pg_target.scalar('SELECT count(*) FROM "appXitem"') == 0
@@ -413,9 +417,16 @@ def test_text_that_looks_like_copy_syntax_arrives_as_it_is(ansible, pg_target, t
         (v, v.encode("utf-8")) for v in TRICKY_TEXT] + [(None, None)]
 
 
-def test_copy_engine_needs_no_pgloader(ansible, demo_target, demo_source):
-    result = load(ansible, demo_target, demo_source, engine="copy", pgloader_path="pgloader-not-installed-here",
-                  include_tables=["inventory_category", "inventory_tag"])
+def test_copy_engine_needs_no_pgloader(ansible, demo_target, demo_source, tmp_path):
+    # a PATH where every command of /usr/bin is found, except pgloader
+    bin_dir = tmp_path / "bin-without-pgloader"
+    bin_dir.mkdir()
+    for entry in os.scandir("/usr/bin"):
+        if entry.name != "pgloader":
+            os.symlink(entry.path, bin_dir / entry.name)
+    result = ansible.module("pgloader", dict(demo_target.params, source=str(demo_source), engine="copy",
+                                             include_tables=["inventory_category", "inventory_tag"]),
+                            env={"PATH": "%s:%s" % (os.path.dirname(sys.executable), bin_dir)})
     assert result.rc == 0 and not result.failed, result.output[-3000:]
     assert [(t["name"], t["target_rows"]) for t in result.result["tables"]] == [
         ("inventory_category", 20), ("inventory_tag", 25)]
@@ -540,7 +551,7 @@ def test_password_never_in_ps_or_verbose_output(ansible, demo_target, big_source
         assert not seen_pgloader and snapshots > 10
     assert "<localhost>" in result.output  # verbose output really is verbose
     assert sentinel not in result.output
-    assert sentinel not in result.result["load_file"]
+    assert sentinel not in result.result["plan"]
 
 
 # ------------------------------------------------------------------ TLS
@@ -570,14 +581,18 @@ def test_tls_verify_full_end_to_end(ansible, tls_server, tmp_path, engine):
     conn.commit()
     conn.close()
     # The certificate names localhost only: libpq's verify-full refuses 127.0.0.1 before pgloader starts.
-    mismatch = ansible.module("pgloader", dict(tls_server.params(host="127.0.0.1"), source=str(source), engine=engine))
+    # engine pgloader checks the chain only: it runs with verify-full only when that is accepted explicitly
+    chain_only = {"allow_chain_only_tls": True} if engine == "pgloader" else {}
+    mismatch = ansible.module("pgloader", dict(tls_server.params(host="127.0.0.1"), source=str(source), engine=engine,
+                                               **chain_only))
     assert mismatch.failed and mismatch.result["changed"] is False
     assert "does not match host name" in mismatch.result["msg"]
     # With the CA, pgloader (sslmode=require, chain checked against ca_cert) loads over TLS.
-    loaded = ansible.module("pgloader", dict(tls_server.params(), source=str(source), engine=engine, truncate=True))
+    loaded = ansible.module("pgloader", dict(tls_server.params(), source=str(source), engine=engine, truncate=True,
+                                             **chain_only))
     assert loaded.rc == 0 and not loaded.failed, loaded.output[-3000:]
     if engine == "pgloader":
-        assert "sslmode=require" in loaded.result["load_file"]
+        assert "sslmode=require" in loaded.result["plan"]
     assert [(t["name"], t["target_rows"]) for t in loaded.result["tables"]] == [("t", 100)]
     assert tls_server.password not in loaded.output
     # ssl_mode=require without the CA: libpq does not verify, pgloader does, and says what to do.

@@ -131,9 +131,12 @@ def test_reserved_words_mixed_case_identity_and_serial(ansible, pg_target, tmp_p
     assert kinds == {"order": "identity", "user": "serial", "MixedCase": "serial"}
     assert pg_target.scalar('INSERT INTO "order" (note) VALUES (\'n\') RETURNING id') == 10
     assert pg_target.scalar('INSERT INTO "MixedCase" ("Value") VALUES (\'n\') RETURNING "Id"') == 4
-    # The table name given in another case is matched when unambiguous.
-    again = ansible.module("reset_sequences", dict(pg_target.params, tables=["mixedcase"]))
+    # Names are exact (the one table-selection rule): another case is refused, with what exists.
+    again = ansible.module("reset_sequences", dict(pg_target.params, tables=["MixedCase"]))
     assert again.rc == 0 and again.result["changed"] is False
+    folded = ansible.module("reset_sequences", dict(pg_target.params, tables=["mixedcase"]))
+    assert folded.failed and "unknown table(s) in include_tables: mixedcase" in folded.result["msg"]
+    assert "MixedCase" in folded.result["msg"]
 
 
 def test_all_or_nothing_when_one_sequence_cannot_move(ansible, pg_target):
@@ -166,7 +169,7 @@ def test_not_owner_fails_and_changes_nothing(ansible, pg_target, pg_admin):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"tables": ["no_such_table"]}, "Table(s) no_such_table not found in schema 'public'"),
+    ({"tables": ["no_such_table"]}, "unknown table(s) in include_tables: no_such_table"),
     ({"schema": "nowhere"}, "Schema 'nowhere' does not exist"),
 ])
 def test_bad_input_is_refused_clearly(ansible, pg_target, args, message):

@@ -56,6 +56,27 @@ def test_backup_includes_wal_and_is_idempotent(ansible, wal_database, tmp_path):
     assert again.result["dest_sha256"] == first.result["dest_sha256"]
 
 
+def test_rows_only_in_the_wal_file_make_a_new_copy(ansible, wal_database, tmp_path):
+    """The main file's sha256 does not change when rows land in the -wal file: the old copy is stale."""
+    dest = tmp_path / "app.sqlite3.bak"
+    first = ansible.module("sqlite_backup", {"path": str(wal_database), "dest": str(dest)})
+    assert first.rc == 0 and first.result["source_wal_sha256"]
+    main_before = sha256(wal_database)
+    writer = sqlite3.connect(wal_database)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.executemany("INSERT INTO t (v) VALUES (?)", [("late %d" % i,) for i in range(7)])
+    writer.commit()
+    assert sha256(wal_database) == main_before
+
+    second = ansible.module("sqlite_backup", {"path": str(wal_database), "dest": str(dest)})
+    writer.close()
+    assert second.rc == 0 and second.result["changed"] is True, second.output
+    assert second.result["source_wal_sha256"] != first.result["source_wal_sha256"]
+    copy = sqlite3.connect(dest)
+    assert copy.execute("SELECT count(*) FROM t WHERE v LIKE 'late %'").fetchone() == (7,)
+    copy.close()
+
+
 def test_backup_refuses_missing_or_foreign_source(ansible, tmp_path):
     missing = tmp_path / "nope.sqlite3"
     result = ansible.module("sqlite_backup", {"path": str(missing), "dest": str(tmp_path / "b")})

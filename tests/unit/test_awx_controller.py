@@ -44,7 +44,7 @@ def load_json(path):
 
 
 def migrate_spec():
-    return yaml.safe_load((REPO / "playbooks" / "vars" / "migrate_argument_spec.yml").read_text())["argument_spec"]
+    return yaml.safe_load((REPO / "roles" / "migrate" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
 
 
 def role_spec(role):

@@ -7,6 +7,8 @@ import itertools
 import pytest
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import content_compare as cc
+from ansible_collections.pgmigrate.django.plugins.module_utils import content_multiset as cm
+from ansible_collections.pgmigrate.django.plugins.module_utils import row_batches as rb
 
 ITEM_COLUMNS = [("id", "int8", "bigint"), ("name", "varchar", "character varying(50)"),
                 ("price", "numeric", "numeric(12,2)"), ("attributes", "jsonb", "jsonb"), ("active", "bool", "boolean")]
@@ -135,7 +137,7 @@ def test_multiset_with_a_key_pairs_a_changed_row():
 
 
 def test_multiset_memory_is_bounded_for_very_different_tables(monkeypatch):
-    monkeypatch.setattr(cc, "MAX_EXAMINED_ROWS", 50)
+    monkeypatch.setattr(cm, "MAX_EXAMINED_ROWS", 50)
     columns = [("a", "int4", "integer")]
     spec = spec_for(columns, target_key=(), source_key=())
     result = multiset(spec, [(i,) for i in range(5000)], [(i,) for i in range(5000, 10000)], max_reported=2)
@@ -144,10 +146,10 @@ def test_multiset_memory_is_bounded_for_very_different_tables(monkeypatch):
 
 
 def test_batch_sizer_shrinks_for_wide_rows():
-    sizer = cc.BatchSizer(20000)
-    assert sizer.size == cc.FIRST_BATCH_ROWS
+    sizer = rb.BatchSizer(20000)
+    assert sizer.size == rb.FIRST_BATCH_ROWS
     sizer.update([(1, "x" * 100000)] * 10)
-    assert sizer.size == cc.TARGET_BATCH_BYTES // (64 + 32 + 32 + 40 + 100000)
+    assert sizer.size == rb.TARGET_BATCH_BYTES // (64 + 32 + 32 + 40 + 100000)
     sizer.update([(1, 2)] * 10)
     assert sizer.size == 20000
 
@@ -157,13 +159,13 @@ def test_prefetch_hands_over_rows_and_errors():
         yield [(1,), (2,)]
         yield [(3,)]
 
-    assert list(cc.Prefetch(batches())) == [(1,), (2,), (3,)]
+    assert list(rb.Prefetch(batches())) == [(1,), (2,), (3,)]
 
     def failing():
         yield [(1,)]
         raise RuntimeError("server went away")
 
-    reader = cc.Prefetch(failing())
+    reader = rb.Prefetch(failing())
     with pytest.raises(RuntimeError, match="server went away"):
         list(reader)
     reader.close()
@@ -179,7 +181,7 @@ def test_prefetch_can_be_closed_early():
         finally:
             closed.append(True)
 
-    reader = cc.Prefetch(endless())
+    reader = rb.Prefetch(endless())
     first = next(iter(reader))
     reader.close()
     assert first == (0,) and closed == [True]

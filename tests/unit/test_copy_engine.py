@@ -13,6 +13,7 @@ import sqlite3
 import pytest
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import copy_engine as ce
+from ansible_collections.pgmigrate.django.plugins.module_utils import copy_table as ct
 
 
 def column(name, udt, type_=None, notnull=False):
@@ -31,7 +32,7 @@ def build(declared, targets, rows, key="id"):
                       for name, type_ in declared.items()]
     entry = {"source": "t", "target": "t", "source_columns": source_columns, "target_columns": targets,
              "column_pairs": [(c["name"], c["name"]) for c in targets], "rows": len(rows)}
-    return conn, ce.TableCopy(entry, "public")
+    return conn, ct.TableCopy(entry, "public")
 
 
 def fields(conn, table):
@@ -82,26 +83,26 @@ def _raw_fields(record):
     ("datetime", "numeric"), ("json", "numeric"), ("numeric(10,2)", "numeric"), ("charint", "integer"),
 ])
 def test_affinity_follows_sqlite_rules(declared, expected):
-    assert ce.affinity(declared) == expected
+    assert ct.affinity(declared) == expected
 
 
 def test_exact_field_prints_reals_as_the_shortest_text_that_gives_them_back():
-    assert ce.exact_field(0.30000000000000004) == b"0.30000000000000004"
-    assert ce.exact_field(12345678.9) == b"12345678.9"
-    assert ce.exact_field(1e16) == b"1e+16"
-    assert ce.exact_field(2.2250738585072014e-308) == b"2.2250738585072014e-308"
-    assert ce.exact_field(-7) == b"-7" and ce.exact_field(2 ** 63 - 1) == b"9223372036854775807"
-    assert ce.exact_field(None) == b"" and ce.exact_field(b"") == b'""'
-    assert ce.exact_field(b'12.30') == b'"12.30"' and ce.exact_field(b'say "x", ok') == b'"say ""x"", ok"'
+    assert ct.exact_field(0.30000000000000004) == b"0.30000000000000004"
+    assert ct.exact_field(12345678.9) == b"12345678.9"
+    assert ct.exact_field(1e16) == b"1e+16"
+    assert ct.exact_field(2.2250738585072014e-308) == b"2.2250738585072014e-308"
+    assert ct.exact_field(-7) == b"-7" and ct.exact_field(2 ** 63 - 1) == b"9223372036854775807"
+    assert ct.exact_field(None) == b"" and ct.exact_field(b"") == b'""'
+    assert ct.exact_field(b'12.30') == b'"12.30"' and ct.exact_field(b'say "x", ok') == b'"say ""x"", ok"'
 
 
 def test_interval_field_is_pgloaders_microseconds_text_and_never_rounds():
-    assert ce.interval_field(-86400000000) == b"-86400000000 microseconds"
-    assert ce.interval_field(3.0e6) == b"3000000 microseconds"
-    assert ce.interval_field(None) == b""
+    assert ct.interval_field(-86400000000) == b"-86400000000 microseconds"
+    assert ct.interval_field(3.0e6) == b"3000000 microseconds"
+    assert ct.interval_field(None) == b""
     # a fraction of a microsecond cannot be stored: text PostgreSQL refuses, so the row is rejected
-    assert ce.interval_field(1.5) == b'"1.5 microseconds (not a whole number)"'
-    assert ce.interval_field(b"12") == b'"12 microseconds"'
+    assert ct.interval_field(1.5) == b'"1.5 microseconds (not a whole number)"'
+    assert ct.interval_field(b"12") == b'"12 microseconds"'
 
 
 @pytest.mark.parametrize("udt, declared, how", [
@@ -114,7 +115,7 @@ def test_interval_field_is_pgloaders_microseconds_text_and_never_rounds():
     ("inet", "blob", "python"),
 ])
 def test_column_field_uses_sql_unless_a_real_could_lose_digits(udt, declared, how):
-    assert ce.column_field("c", declared, column("c", udt))[0] == how
+    assert ct.column_field("c", declared, column("c", udt))[0] == how
 
 
 def test_django_like_row_converts_every_type():
@@ -179,8 +180,8 @@ def test_nul_bytes_are_never_cut():
 
 
 def test_chunks_count_rows_and_stay_bounded(monkeypatch):
-    monkeypatch.setattr(ce, "CHUNK_BYTES", 1000)
-    monkeypatch.setattr(ce, "FETCH_ROWS", 10)
+    monkeypatch.setattr(ct, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(ct, "FETCH_ROWS", 10)
     rows = [(i, "x" * 100) for i in range(1, 101)]
     conn, table = build({"id": "integer", "t": "text"}, [column("id", "int8"), column("t", "text")], rows)
     counter = [0]
@@ -230,7 +231,7 @@ def test_describe_error_keeps_code_message_detail_and_context():
         pgcode = "22001"
         diag = Diag()
 
-    assert ce.describe_error(Error("ERROR: value too long")) == (
+    assert ct.describe_error(Error("ERROR: value too long")) == (
         'Database error 22001: value too long for type character varying(5) '
         '(CONTEXT: COPY t, line 1, column code: "xxxxxxxxx")')
 

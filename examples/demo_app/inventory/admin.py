@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from inventory.models import Category, Event, Item, Tag
+from inventory.models import Category, Comment, Event, Item, StockLevel, Tag, Warehouse
 
 
 @admin.register(Category)
@@ -39,4 +39,29 @@ class EventAdmin(admin.ModelAdmin):
 
     list_display = ("id", "item_id", "kind", "happened_at")
     raw_id_fields = ("item",)
+    show_full_result_count = False
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    """Warehouses (their Location fields come from the parent table)."""
+
+    list_display = ("id", "name", "slug", "capacity", "gateway_ip")
+    search_fields = ("name", "slug")
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(admin.ModelAdmin):
+    """Stock levels; item and warehouse as raw ids."""
+
+    list_display = ("id", "item_id", "warehouse_id", "on_hand", "counted_at")
+    raw_id_fields = ("item", "warehouse")
+    show_full_result_count = False
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    """Comments on any object (generic relation)."""
+
+    list_display = ("id", "content_type", "object_id", "author_email", "remote_addr")
     show_full_result_count = False

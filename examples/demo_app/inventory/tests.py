@@ -17,7 +17,8 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.test import TestCase, TransactionTestCase
 
-from inventory.models import Category, Event, Item, Tag
+from inventory import fielddata
+from inventory.models import Category, Comment, Event, Item, Location, StockLevel, Tag, Warehouse
 
 
 class ApiTests(TestCase):
@@ -166,6 +167,9 @@ def table_digest():
             "inventory_item",
             "inventory_item_tags",
             "inventory_event",
+            "inventory_location",
+            "inventory_stocklevel",
+            "inventory_comment",
         ):
             cursor.execute(f'SELECT * FROM "{table}" ORDER BY id')  # fixed names
             for row in cursor.fetchall():
@@ -193,10 +197,16 @@ class GenerateDataTests(TransactionTestCase):
             (Category.objects.count(), Tag.objects.count(), Item.objects.count()), (20, 25, 500)
         )
         self.assertEqual(Item.tags.through.objects.count(), 250)
-        self.assertEqual(Event.objects.count(), 247)
+        # 1000 - 500 items - 250 links - 62 stock levels - 62 comments - 32 locations = 94
+        self.assertEqual(Event.objects.count(), 91)
+        self.assertEqual(
+            (Location.objects.count(), Warehouse.objects.count(), StockLevel.objects.count()),
+            (32, 30, 62),
+        )
+        self.assertEqual(Comment.objects.count(), 62)
         with connection.cursor() as cursor:
             cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inventory_event'")
-            self.assertEqual(cursor.fetchone()[0], 250)
+            self.assertEqual(cursor.fetchone()[0], 94)
         # The ORM reads every row back.
         self.assertEqual(len([item.attributes for item in Item.objects.all()]), 500)
 
@@ -206,3 +216,38 @@ class GenerateDataTests(TransactionTestCase):
             self.assertRaisesMessage(CommandError, "only writes SQLite"),
         ):
             self.generate("--rows", "10")
+
+
+class EveryFieldDataTests(TransactionTestCase):
+    """The rows of the every-field models read back through the ORM as Django would write them."""
+
+    def setUp(self):
+        call_command("generate_data", "--rows", "2000", stdout=StringIO())
+
+    def test_values_are_what_the_orm_writes(self):
+        for warehouse in Warehouse.objects.all():
+            if warehouse.gateway_ip:
+                field = Warehouse._meta.get_field("gateway_ip")
+                self.assertEqual(field.get_prep_value(warehouse.gateway_ip), warehouse.gateway_ip)
+        gateways = set(Warehouse.objects.values_list("gateway_ip", flat=True))
+        self.assertEqual(gateways, set(fielddata.GATEWAY_IPS))
+        remote = set(Comment.objects.values_list("remote_addr", flat=True))
+        self.assertEqual(remote, set(fielddata.REMOTE_IPS))
+        stock = StockLevel.objects.order_by("id")[:8]
+        self.assertEqual([s.on_hand for s in stock], list(fielddata.ON_HAND))
+        self.assertEqual([s.value_cents for s in stock], list(fielddata.VALUE_CENTS))
+        self.assertEqual(str(stock[1].counted_at), "23:59:59.999999")
+
+    def test_relations_resolve(self):
+        item = Item.objects.get(pk=8)
+        self.assertEqual(item.stock.item_id, 8)  # one-to-one, reverse side
+        warehouse = Warehouse.objects.get(pk=3)
+        self.assertEqual(Location.objects.get(pk=3).warehouse, warehouse)  # multi-table child
+        self.assertEqual(warehouse.slug, "東京倉庫")
+        kinds = {type(c.content_object).__name__ for c in Comment.objects.all()[:3]}
+        self.assertEqual(kinds, {"Category", "Item", "Warehouse"})  # generic foreign key
+        self.assertTrue(Item.objects.filter(comments__isnull=False).exists())  # generic relation
+        for model in (Location, Warehouse, StockLevel, Comment):
+            self.assertEqual(len([obj.pk for obj in model.objects.all()]), model.objects.count())
+        for comment in Comment.objects.exclude(screenshot=None).exclude(screenshot=""):
+            self.assertTrue(comment.screenshot.name.startswith("screenshots/"))

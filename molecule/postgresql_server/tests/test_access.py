@@ -50,6 +50,27 @@ def test_app_can_crud_including_sequences(psql, names, owner_table):
     assert len(lines[:3]) == 3 and all(line.isdigit() for line in lines[:3])
 
 
+def test_app_cannot_setval_but_still_inserts(psql, names, owner_table):
+    """USAGE and SELECT on sequences, not UPDATE: nextval works (Django's inserts), setval does not
+    (the app role cannot move a sequence back under existing ids)."""
+    sequence = f"pg_get_serial_sequence('{owner_table}', 'id')"
+    for sql in (f"SELECT setval({sequence}, 1)", f"SELECT setval({sequence}, 1, false)"):
+        res = psql(sql, user=names["app"])
+        assert res.rc != 0, sql
+        assert "permission denied for sequence access_probe_id_seq" in res.stderr, res.stderr
+    res = psql(
+        f"INSERT INTO {owner_table} (name) VALUES ('after setval refused') RETURNING id; "
+        f"SELECT currval({sequence}) = max(id) FROM {owner_table}; "
+        f"SELECT has_sequence_privilege({sequence}, 'USAGE'), has_sequence_privilege({sequence}, 'SELECT'), "
+        f"has_sequence_privilege({sequence}, 'UPDATE')",
+        user=names["app"],
+    )
+    assert res.rc == 0, res.stderr
+    new_id, currval_is_max, privileges = res.stdout.split()
+    assert int(new_id) > 0 and currval_is_max == "t"
+    assert privileges == "t|t|f"
+
+
 def test_app_cannot_alter_or_drop_the_owners_table(psql, names, owner_table):
     for sql in (f"DROP TABLE {owner_table}", f"ALTER TABLE {owner_table} ADD COLUMN x int",
                 f"TRUNCATE {owner_table}"):
@@ -87,11 +108,9 @@ def test_app_cannot_connect_to_other_databases(psql, names, other_db):
     assert f'database "{other_db}"' in res.stderr
 
 
-def test_app_cannot_use_the_unix_socket(psql_postgres, names):
+def test_app_cannot_use_the_unix_socket(target, names):
     # Only the postgres OS user may use the socket (peer); a socket login as the app is rejected.
-    from conftest import docker_exec
-
-    res = docker_exec(["psql", "-X", "-h", "/var/run/postgresql", "-U", names["app"], "-d", names["db"],
+    res = target.exec(["psql", "-X", "-h", "/var/run/postgresql", "-U", names["app"], "-d", names["db"],
                        "-c", "SELECT 1"], env={"PGCONNECT_TIMEOUT": "5"}, user="postgres")
     assert res.rc != 0
     assert 'pg_hba.conf rejects connection for host "[local]"' in res.stderr
@@ -163,7 +182,7 @@ def test_default_privileges_for_the_owners_future_objects(psql_postgres, names):
     )
     assert res.rc == 0, res.stderr
     owner, app, ro = names["owner"], names["app"], names["ro"]
-    assert [owner, "S", app, "SELECT,UPDATE,USAGE"] in res.rows
+    assert [owner, "S", app, "SELECT,USAGE"] in res.rows
     assert [owner, "S", ro, "SELECT"] in res.rows
     assert [owner, "r", app, "DELETE,INSERT,SELECT,UPDATE"] in res.rows
     assert [owner, "r", ro, "SELECT"] in res.rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import docker_exec, scenario_vars
+from conftest import scenario_vars
 
 BACKUP_DIR = "/var/backups/postgresql"
 UNIT = "pgmigrate-pg-backup"
@@ -19,13 +19,13 @@ COUNTS = (
 )
 
 
-def run_backup() -> None:
-    res = docker_exec(["systemctl", "start", f"{UNIT}.service"])
-    assert res.rc == 0, res.stderr + docker_exec(["journalctl", "-u", f"{UNIT}.service", "-n", "30"]).stdout
+def run_backup(target) -> None:
+    res = target.exec(["systemctl", "start", f"{UNIT}.service"])
+    assert res.rc == 0, res.stderr + target.exec(["journalctl", "-u", f"{UNIT}.service", "-n", "30"]).stdout
 
 
-def dumps(db: str) -> list[str]:
-    res = docker_exec(["sh", "-c", f"ls -1 {BACKUP_DIR}/{db}-*.dump 2>/dev/null | sort"])
+def dumps(target, db: str) -> list[str]:
+    res = target.exec(["sh", "-c", f"ls -1 {BACKUP_DIR}/{db}-*.dump 2>/dev/null | sort"])
     return res.stdout.split()
 
 
@@ -56,18 +56,18 @@ def test_timer_is_enabled_and_waiting(host):
     assert "OnCalendar=*-*-* 03:15:00" in host.run(f"systemctl cat {UNIT}.timer").stdout
 
 
-def test_dump_made_by_the_service_restores_with_the_same_row_counts(data, names, psql_postgres):
+def test_dump_made_by_the_service_restores_with_the_same_row_counts(target, data, names, psql_postgres):
     db = names["db"]
-    before = set(dumps(db))
-    run_backup()
-    new = sorted(set(dumps(db)) - before)
+    before = set(dumps(target, db))
+    run_backup(target)
+    new = sorted(set(dumps(target, db)) - before)
     assert len(new) == 1, (before, new)
     dump = new[0]
 
-    info = docker_exec(["stat", "-c", "%U %G %a %s", dump]).stdout.split()
+    info = target.exec(["stat", "-c", "%U %G %a %s", dump]).stdout.split()
     assert info[:3] == ["postgres", "postgres", "600"]
     assert int(info[3]) > 0
-    listing = docker_exec(["pg_restore", "--list", dump], user="postgres")
+    listing = target.exec(["pg_restore", "--list", dump], user="postgres")
     assert listing.rc == 0, listing.stderr
     assert "Format: CUSTOM" in listing.stdout
     assert "Compression: 6" in listing.stdout or "Compression: gzip" in listing.stdout
@@ -76,7 +76,7 @@ def test_dump_made_by_the_service_restores_with_the_same_row_counts(data, names,
     assert psql_postgres(f"DROP DATABASE IF EXISTS {SCRATCH}").rc == 0
     try:
         assert psql_postgres(f"CREATE DATABASE {SCRATCH} TEMPLATE template0").rc == 0
-        restore = docker_exec(["pg_restore", "--exit-on-error", "--no-owner", "--no-acl", "-d", SCRATCH, dump],
+        restore = target.exec(["pg_restore", "--exit-on-error", "--no-owner", "--no-acl", "-d", SCRATCH, dump],
                               user="postgres")
         assert restore.rc == 0, restore.stderr
         live = psql_postgres(COUNTS, dbname=db)
@@ -92,17 +92,17 @@ def test_dump_made_by_the_service_restores_with_the_same_row_counts(data, names,
         psql_postgres(f"DROP DATABASE IF EXISTS {SCRATCH}")
 
 
-def test_dump_restores_with_owners_and_privileges(data, names, psql_postgres, psql):
+def test_dump_restores_with_owners_and_privileges(target, data, names, psql_postgres, psql):
     """README step 3b, into a second database so the live one stays: owners, schema ACL and
     default privileges come back, so the app role can read the restored tables."""
     db, owner, app = names["db"], names["owner"], names["app"]
-    run_backup()
-    dump = dumps(db)[-1]
+    run_backup(target)
+    dump = dumps(target, db)[-1]
     assert psql_postgres(f"DROP DATABASE IF EXISTS {SCRATCH_FULL}").rc == 0
     try:
         assert psql_postgres(f"CREATE DATABASE {SCRATCH_FULL} OWNER {owner} TEMPLATE template0").rc == 0
         assert psql_postgres(f"GRANT CONNECT ON DATABASE {SCRATCH_FULL} TO {app}").rc == 0
-        restore = docker_exec(["pg_restore", "--exit-on-error", "-d", SCRATCH_FULL, dump], user="postgres")
+        restore = target.exec(["pg_restore", "--exit-on-error", "-d", SCRATCH_FULL, dump], user="postgres")
         assert restore.rc == 0, restore.stderr
         owners = psql_postgres(
             "SELECT tableowner FROM pg_tables WHERE tablename = 'backup_probe_a' "
@@ -122,13 +122,13 @@ def test_dump_restores_with_owners_and_privileges(data, names, psql_postgres, ps
         psql_postgres(f"DROP DATABASE IF EXISTS {SCRATCH_FULL}")
 
 
-def test_retention_keeps_the_newest_dumps(names, host):
+def test_retention_keeps_the_newest_dumps(target, names, host):
     keep = scenario_vars()["postgresql_backup_keep"]
     db = names["db"]
     for _run in range(keep + 1):
-        run_backup()
-    files = dumps(db)
+        run_backup(target)
+    files = dumps(target, db)
     assert len(files) == keep, files
-    assert docker_exec(["sh", "-c", f"ls {BACKUP_DIR} | grep -c partial"]).stdout.strip() == "0"
+    assert target.exec(["sh", "-c", f"ls {BACKUP_DIR} | grep -c partial"]).stdout.strip() == "0"
     backup_dir = host.file(BACKUP_DIR)
     assert (backup_dir.user, backup_dir.mode) == ("postgres", 0o700)

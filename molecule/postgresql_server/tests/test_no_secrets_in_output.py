@@ -14,11 +14,11 @@ import re
 
 import pytest
 
-from conftest import scenario_vars
+from conftest import PASSWORD_KEYS, scenario_vars
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-PASSWORD_KEYS = ("postgresql_server_owner_password", "postgresql_server_app_password",
-                 "postgresql_server_readonly_password")
+# Each platform of molecule.yml, with the PostgreSQL its Debian release ships.
+PLATFORMS = {"pgmigrate-pgserver-debian12": "15", "pgmigrate-pgserver-debian13": "17"}
 
 
 def _log(ephemeral_dir) -> str:
@@ -32,17 +32,21 @@ def test_the_log_covers_the_whole_scenario_at_vvv_with_diff(ephemeral_dir):
     log = _log(ephemeral_dir)
     # Booleans first: a failing `assert "x" in log` would print the log itself.
     evidence = {
-        # the check-mode run on the fresh host
-        "check mode on a fresh host": "Check mode: PostgreSQL 15 is not installed yet" in log,
-        # the run that created the roles with their passwords (censored)
-        "roles created": bool(re.search(r"changed: \[pgmigrate-pgserver\] => \(item=\(censored due to no_log\)\)", log)),
         # check, converge, idempotence (prepare's own lines went to the file it replaced)
         "three playbook runs": log.count("PLAY RECAP") >= 3,
-        # -vvv: connection-level detail
-        "-vvv": "<pgmigrate-pgserver> ESTABLISH DOCKER CONNECTION" in log,
-        # --diff: template diffs
-        "--diff": "--- before: /etc/postgresql/15/main/pg_hba.conf" in log,
     }
+    for name, version in PLATFORMS.items():
+        evidence.update({
+            # the check-mode run on the fresh host
+            f"{name}: check mode on a fresh host": f"Check mode: PostgreSQL {version} is not installed yet" in log,
+            # the run that created the roles with their passwords (censored)
+            f"{name}: roles created": bool(re.search(
+                rf"changed: \[{name}\] => \(item=\(censored due to no_log\)\)", log)),
+            # -vvv: connection-level detail
+            f"{name}: -vvv": f"<{name}> ESTABLISH DOCKER CONNECTION" in log,
+            # --diff: template diffs
+            f"{name}: --diff": f"--- before: /etc/postgresql/{version}/main/pg_hba.conf" in log,
+        })
     missing = [name for name, present in evidence.items() if not present]
     assert not missing, f"the log lacks: {missing}"
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import re
 
-VERSION = "15"
-CONF_D = f"/etc/postgresql/{VERSION}/main/conf.d/00-pgmigrate.conf"
-HBA = f"/etc/postgresql/{VERSION}/main/pg_hba.conf"
-SERVER_LOG = f"/var/log/postgresql/postgresql-{VERSION}-main.log"
+# Debian's own PostgreSQL per release: what the role installs when no version is asked for.
+DEBIAN_POSTGRESQL = {"12": "15", "13": "17"}
 
 
-def test_service_runs_and_starts_at_boot(host):
-    assert host.service(f"postgresql@{VERSION}-main").is_running
+def test_postgresql_is_the_distributions_own(host, target, psql_postgres):
+    debian_major = host.file("/etc/debian_version").content_string.strip().split(".")[0]
+    assert target.version == DEBIAN_POSTGRESQL[debian_major], (debian_major, target.version)
+    res = psql_postgres("SELECT current_setting('server_version_num')::int / 10000")
+    assert res.stdout.strip() == target.version
+    assert host.package(f"postgresql-{target.version}").is_installed
+
+
+def test_service_runs_and_starts_at_boot(host, target):
+    assert host.service(f"postgresql@{target.version}-main").is_running
     assert host.service("postgresql").is_enabled
 
 
@@ -52,13 +58,14 @@ def test_memory_settings_follow_the_hosts_memory(host, psql_postgres):
     }
 
 
-def test_settings_come_from_conf_d_and_are_all_applied(host, psql_postgres):
-    conf = host.file(CONF_D)
+def test_settings_come_from_conf_d_and_are_all_applied(host, target, psql_postgres):
+    conf = host.file(f"{target.conf_dir}/conf.d/zz-pgmigrate.conf")
     assert (conf.user, conf.mode) == ("postgres", 0o644)
     assert "ssl = on" in conf.content_string
+    assert not host.file(f"{target.conf_dir}/conf.d/00-pgmigrate.conf").exists
     res = psql_postgres(
         "SELECT count(*) FILTER (WHERE error IS NOT NULL), "
-        "count(*) FILTER (WHERE sourcefile LIKE '%/conf.d/00-pgmigrate.conf' AND applied) "
+        "count(*) FILTER (WHERE sourcefile LIKE '%/conf.d/zz-pgmigrate.conf' AND applied) "
         "FROM pg_file_settings"
     )
     assert res.rc == 0, res.stderr
@@ -69,8 +76,8 @@ def test_settings_come_from_conf_d_and_are_all_applied(host, psql_postgres):
     assert res.stdout.strip() == "0"
 
 
-def test_pg_hba_is_whole_and_strict(host, psql_postgres):
-    hba = host.file(HBA)
+def test_pg_hba_is_whole_and_strict(host, target, psql_postgres):
+    hba = host.file(f"{target.conf_dir}/pg_hba.conf")
     assert (hba.user, hba.mode) == ("postgres", 0o640)
     lines = [line.split() for line in hba.content_string.splitlines() if line.strip() and not line.startswith("#")]
     assert lines[0] == ["local", "all", "postgres", "peer"]
@@ -86,9 +93,9 @@ def test_pg_hba_is_whole_and_strict(host, psql_postgres):
     assert res.stdout.strip() == "0"
 
 
-def test_postgresql_was_restarted_once(host):
+def test_postgresql_was_restarted_once(host, target):
     # The package starts the cluster once; the role restarts it exactly once (certificates,
     # settings and pg_hba.conf first); check mode and the idempotence run restart nothing.
-    log = host.file(SERVER_LOG).content_string
+    log = host.file(target.server_log).content_string
     starts = log.count("database system is ready to accept connections")
     assert starts == 2, log[-3000:]

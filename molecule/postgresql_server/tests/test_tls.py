@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import psycopg2
 import pytest
 
-from conftest import CA_IN_CONTAINER, CONTAINER, PORT, docker_exec
+from conftest import CA_IN_CONTAINER, PORT
 
 SSL_QUERY = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 
@@ -20,8 +21,8 @@ def test_plain_tcp_is_rejected(psql, names):
 
 
 @pytest.mark.parametrize("host_kind", ["hostname", "ip", "extra_name"])
-def test_verify_full_succeeds_with_tls12_or_newer(psql, names, ip, host_kind):
-    host = {"hostname": CONTAINER, "ip": ip, "extra_name": "db.pgmigrate.test"}[host_kind]
+def test_verify_full_succeeds_with_tls12_or_newer(psql, target, names, ip, host_kind):
+    host = {"hostname": target.name, "ip": ip, "extra_name": "db.pgmigrate.test"}[host_kind]
     extra = f"hostaddr={ip}" if host_kind == "extra_name" else ""
     res = psql(SSL_QUERY, user=names["app"], host=host, extra=extra)
     assert res.rc == 0, res.stderr
@@ -43,9 +44,9 @@ def test_verify_full_refuses_another_ca(psql, names, ip):
     assert "certificate verify failed" in res.stderr
 
 
-def test_controller_connects_with_the_fetched_ca(ephemeral_dir, ip, names, passwords):
-    ca = ephemeral_dir / "pgmigrate-ca.crt"
-    in_container = docker_exec(["cat", CA_IN_CONTAINER])
+def test_controller_connects_with_the_fetched_ca(target, ip, names, passwords):
+    ca = Path(target.ca_local)
+    in_container = target.exec(["cat", CA_IN_CONTAINER])
     assert in_container.rc == 0
     assert ca.read_text() == in_container.stdout
     conn = psycopg2.connect(host=ip, port=PORT, dbname=names["db"], user=names["app"],
@@ -75,8 +76,8 @@ def _s_client(ip: str, ca: str, protocol_flag: str) -> subprocess.CompletedProce
     )
 
 
-def test_server_refuses_tls11_but_accepts_tls12(ephemeral_dir, ip):
-    ca = str(ephemeral_dir / "pgmigrate-ca.crt")
+def test_server_refuses_tls11_but_accepts_tls12(target, ip):
+    ca = target.ca_local
     # Control: the same client, allowed down to SECLEVEL 0, completes a TLS 1.2 handshake...
     ok = _s_client(ip, ca, "-tls1_2")
     assert ok.returncode == 0, ok.stderr
@@ -88,12 +89,12 @@ def test_server_refuses_tls11_but_accepts_tls12(ephemeral_dir, ip):
     assert "Protocol version: TLSv1.1" not in old.stderr
 
 
-def test_server_certificate_names(host, ip):
+def test_server_certificate_names(host, target, ip):
     cert = host.file("/etc/pgmigrate/tls/server.crt").content_string
     proc = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=cert,
                           capture_output=True, text=True, check=True)
     sans = {item.strip() for item in proc.stdout.splitlines()[1].split(",")}
-    expected = {f"DNS:{CONTAINER}", "DNS:db.pgmigrate.test", "DNS:localhost", f"IP Address:{ip}",
+    expected = {f"DNS:{target.name}", "DNS:db.pgmigrate.test", "DNS:localhost", f"IP Address:{ip}",
                 "IP Address:127.0.0.1"}
     assert expected <= sans, sans
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -42,13 +43,25 @@ def psql(sql):
     return cmd.stdout.strip()
 
 
-def migrate(*extra):
-    env = dict(os.environ, ANSIBLE_LOG_PATH=str(SECRETS_LOG), ANSIBLE_PIPELINING="1",
-               ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "build" / "collections"), ANSIBLE_NOCOLOR="1")
+def playbook_argv(name, *extra):
     playbook = str(Path(sys.executable).parent / "ansible-playbook")
-    return subprocess.run([playbook, "-i", str(INVENTORY), str(PROJECT / "playbooks" / "migrate.yml"),
-                           "-vvv", "--diff", *extra],
-                          env=env, capture_output=True, text=True, timeout=1200, check=False)
+    return [playbook, "-i", str(INVENTORY), str(PROJECT / "playbooks" / name), "-vvv", "--diff", *extra]
+
+
+def playbook_env():
+    return dict(os.environ, ANSIBLE_LOG_PATH=str(SECRETS_LOG), ANSIBLE_PIPELINING="1",
+                ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "build" / "collections"), ANSIBLE_NOCOLOR="1")
+
+
+def migrate(*extra, playbook="migrate.yml"):
+    return subprocess.run(playbook_argv(playbook, *extra), env=playbook_env(), capture_output=True, text=True,
+                          timeout=1200, check=False)
+
+
+def journals():
+    """{run id: journal} of every run on the app host."""
+    out = APP.run("for f in /var/backups/pgmigrate/runs/*/state.json; do [ -f \"$f\" ] && cat \"$f\" && echo ,; done")
+    return {j["run_id"]: j for j in json.loads("[" + out.stdout.rstrip().rstrip(",") + "]")}
 
 
 def health():
@@ -63,14 +76,15 @@ def before():
     return json.loads(APP.file("/root/pre-migration.json").content_string)
 
 
-def assert_rolled_back(run, failed_step, before):
+def assert_rolled_back(run, failed_step, before, lock_kept=False):
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-3000:]
     assert "Rolled back:" in output and failed_step in output, output[-3000:]
     assert APP.file(SQLITE).sha256sum == before[SQLITE]
     assert APP.file(ENV_FILE).sha256sum == before[ENV_FILE]
     assert health()["vendor"] == "sqlite"
-    assert not APP.file("/var/backups/pgmigrate/migrate.lock").exists
+    # An undo that could not finish keeps the lock: the next run repeats it first.
+    assert APP.file("/var/backups/pgmigrate/migrate.lock").exists == lock_kept
     assert "SntlMig" not in output
 
 
@@ -144,7 +158,7 @@ def test_postgresql_stopped_in_the_middle_of_the_load(event_trigger, before):
     run = migrate()
     output = run.stdout + run.stderr
     try:
-        assert_rolled_back(run, "Load the data", before)
+        assert_rolled_back(run, "Load the data", before, lock_kept=True)
         assert "the next migrate.yml run empties it first" in output
         assert APP.file("/var/backups/pgmigrate/target-dirty").exists
     finally:
@@ -183,6 +197,52 @@ def test_bad_input_fails_in_preflight_and_the_app_never_stops(extra, message, be
     assert APP.file(ENV_FILE).sha256sum == before[ENV_FILE]
     assert health()["vendor"] == "sqlite" and target_tables() == 0
     assert "SntlMig" not in output
+
+
+def test_controller_killed_after_the_load_then_dead_man_switch_then_recovery(before):
+    """SIGKILL to ansible-playbook (and its workers) after the load: the app host's transient
+    systemd timer brings the app back on SQLite; a rerun undoes the run and migrates; a rollback
+    returns to SQLite, leaving the hosts as the other tests expect them."""
+    limit = 40
+    log = open(EPHEMERAL / "killed-run.log", "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    run = subprocess.Popen(playbook_argv("migrate.yml", "-e", "pgmigrate_downtime_limit=%d" % limit),
+                           env=playbook_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    run_id = None
+    deadline = time.monotonic() + 900
+    while run_id is None and time.monotonic() < deadline:
+        assert run.poll() is None, (EPHEMERAL / "killed-run.log").read_text()[-3000:]
+        run_id = next((key for key, j in journals().items() if j["state"] == "switched"), None)
+    assert run_id, "the run never reached the switch"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    log.close()
+
+    deadline = time.monotonic() + limit + 120
+    while journals()[run_id]["state"] != "deadman_restored" and time.monotonic() < deadline:
+        time.sleep(2)
+    journal = journals()[run_id]
+    assert journal["state"] == "deadman_restored", journal
+    assert journal["deadman"]["mechanism"].startswith("systemd timer pgmigrate-deadman-")
+    assert all(action["ok"] for action in journal["deadman"]["actions"]), journal["deadman"]
+    assert health()["vendor"] == "sqlite"
+    assert APP.file(ENV_FILE).sha256sum == before[ENV_FILE]
+    assert APP.file("/var/backups/pgmigrate/migrate.lock").exists
+
+    rerun = migrate()
+    output = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, output[-4000:]
+    assert "Recovered run %s" % run_id in output and "SntlMig" not in output
+    assert journals()[run_id]["state"] == "undone"
+    assert health()["vendor"] == "postgresql"
+    assert not APP.file("/var/backups/pgmigrate/migrate.lock").exists
+
+    back = migrate(playbook="rollback.yml")
+    output = back.stdout + back.stderr
+    assert back.returncode == 0, output[-4000:]
+    assert "set NOLOGIN" in output and "may log in again" in output
+    assert health()["vendor"] == "sqlite" and target_tables() == 0
+    assert APP.file(SQLITE).sha256sum == before[SQLITE]
+    assert APP.file(ENV_FILE).sha256sum == before[ENV_FILE]
 
 
 def test_no_secret_in_any_log():

@@ -1,8 +1,12 @@
 """Fill the inventory tables with deterministic, migration-hostile demo data.
 
 ``manage.py generate_data --rows N [--seed S]``: about N rows in total (items
-N/2, item-tag links N/4, events N/4, plus 20 categories and 25 tags). The same N
-and seed give byte-identical table contents.
+N/2, item-tag links N/4, stock levels N/16, comments N/16, events the rest, plus
+20 categories, 25 tags and 32 locations of which 30 are warehouses). The same N
+and seed give byte-identical table contents. The rows of the models holding the
+other built-in fields (time, small/big integers, slug, e-mail, URL, file, image,
+IP address, one-to-one, generic relation, inheritance) come from
+``inventory.fielddata``.
 
 Speed matters (a million rows in well under a minute), so rows are written with
 the raw sqlite3 connection and ``executemany`` in one transaction, in the exact
@@ -21,11 +25,17 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from inventory import fielddata
+
 APP_TABLES = (
     # Children first, so the order also suits FK checks.
+    "inventory_comment",
+    "inventory_stocklevel",
     "inventory_item_tags",
     "inventory_event",
     "inventory_item",
+    "inventory_warehouse",
+    "inventory_location",
     "inventory_tag",
     "inventory_category",
 )
@@ -347,11 +357,16 @@ def event_rows(rng, pools, count, n_items):
 
 
 def plan(rows):
-    """Split the requested total into per-table row counts (before the deletion)."""
+    """Split the requested total into per-table row counts (before the deletion).
+
+    Returns (items, links, events, locations, stock levels, comments).
+    """
     n_items = rows // 2
     n_links = sum(TAG_CYCLE[i % len(TAG_CYCLE)] for i in range(1, n_items + 1))
-    n_events = max(rows - n_items - n_links, 0) if n_items else 0
-    return n_items, n_links, n_events
+    n_locations, n_stock, n_comments = fielddata.plan_counts(rows, n_items)
+    rest = rows - n_items - n_links - n_stock - n_comments - n_locations
+    n_events = max(rest, 0) if n_items else 0
+    return n_items, n_links, n_events, n_locations, n_stock, n_comments
 
 
 class Command(BaseCommand):
@@ -420,7 +435,7 @@ class Command(BaseCommand):
     def _load(self, raw, rows, seed):
         rng = random.Random(seed)
         pools = build_pools(rng)
-        n_items, n_links, n_events = plan(rows)
+        n_items, n_links, n_events, n_locations, _stock, n_comments = plan(rows)
         for table in APP_TABLES:
             raw.execute(f'DELETE FROM "{table}"')  # fixed names, not input
         raw.execute(
@@ -452,6 +467,7 @@ class Command(BaseCommand):
         )
         deleted = min(DELETED_EVENTS, n_events)
         raw.execute("DELETE FROM inventory_event WHERE id > ?", (n_events - deleted,))
+        counts = self._load_every_field(raw, rng, n_items, n_locations, n_comments)
         users = self._load_auth(raw, seed)
         for table in APP_TABLES:
             if raw.execute(f'PRAGMA foreign_key_check("{table}")').fetchone():
@@ -462,7 +478,56 @@ class Command(BaseCommand):
             "inventory_item": n_items,
             "inventory_item_tags": n_links,
             "inventory_event": n_events - deleted,
+            **counts,
             "auth_user": users,
+        }
+
+    @staticmethod
+    def _load_every_field(raw, rng, n_items, n_locations, n_comments):
+        """Locations, warehouses (multi-table child), stock levels (one-to-one), comments (generic)."""
+        if not n_locations:
+            return {"inventory_location": 0, "inventory_warehouse": 0}
+        locations, warehouses = fielddata.location_rows()
+        raw.executemany(
+            "INSERT INTO inventory_location (id, created_at, updated_at, name, slug, email,"
+            " website, opens_at, closes_at, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            locations,
+        )
+        raw.executemany(
+            "INSERT INTO inventory_warehouse (location_ptr_id, capacity, floors, min_temperature,"
+            " pallets_moved, balance_cents, gateway_ip, refrigerated, floor_plan, photo,"
+            " photo_width, photo_height, config_file)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            warehouses,
+        )
+        warehouse_ids = [row[0] for row in warehouses]
+        raw.executemany(
+            "INSERT INTO inventory_stocklevel (id, item_id, warehouse_id, on_hand, reserved,"
+            " reorder_level, units_sold, value_cents, counted_at, bin_code)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            fielddata.stock_rows(rng, n_items, warehouse_ids),
+        )
+        content_types = dict(
+            raw.execute(
+                "SELECT model, id FROM django_content_type WHERE app_label = 'inventory'"
+                " AND model IN ('item', 'warehouse', 'category')"
+            ).fetchall()
+        )
+        targets = [(content_types["warehouse"], warehouse_ids)]
+        targets.append((content_types["category"], range(1, len(CATEGORIES) + 1)))
+        if n_items:
+            targets.append((content_types["item"], range(1, n_items + 1)))
+        raw.executemany(
+            "INSERT INTO inventory_comment (id, created_at, updated_at, content_type_id, object_id,"
+            " author_email, author_url, remote_addr, body, attachment, screenshot)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            fielddata.comment_rows(rng, n_comments, targets),
+        )
+        return {
+            "inventory_location": len(locations),
+            "inventory_warehouse": len(warehouses),
+            "inventory_stocklevel": n_items // 8,
+            "inventory_comment": n_comments,
         }
 
     @staticmethod
