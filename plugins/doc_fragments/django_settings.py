@@ -29,3 +29,30 @@ options:
         PostgreSQL type, as without O(django).
     type: dict
 """
+
+    # What to do with values Django would not read back the same (preflight, pgloader, consistency_check).
+    POLICIES = r"""
+options:
+  decimal_overflow:
+    description:
+      - What to do with a DecimalField value of O(django) that has more decimal places than the field
+        (C(F("price") * 1.1) leaves C(9077091.122) in a C(max_digits=12, decimal_places=2) column).
+      - V(refuse) stops before anything is loaded, listing table, column, count and samples.
+      - V(round) loads it as Django rounds it (C(format_number), ROUND_HALF_EVEN, not PostgreSQL's
+        half away from zero), counts every rounded value in the result, and compares the rounded value.
+      - A value with too many integer digits for C(max_digits) is refused either way.
+    type: str
+    choices: [refuse, round]
+    default: refuse
+  local_time_gap:
+    description:
+      - With C(USE_TZ=false), what to do with a DateTimeField value in a skipped local hour of
+        C(TIME_ZONE) (02:30 on the night the clocks spring forward), which no instant reads back as.
+      - V(refuse) stops before anything is loaded, listing table, column, count and samples.
+      - V(shift_forward) loads it as PostgreSQL reads it in that zone, moved forward by the clock
+        change (02:30 becomes 03:30), and the comparison expects the moved value.
+      - A repeated hour (the night the clocks fall back) always reads back the same; it is only counted.
+    type: str
+    choices: [refuse, shift_forward]
+    default: refuse
+"""

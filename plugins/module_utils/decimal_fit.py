@@ -126,7 +126,7 @@ class DecimalReport(object):
         if policy not in POLICIES:
             raise ValueError("decimal_overflow must be one of %s, not %r" % (", ".join(POLICIES), policy))
         refused = [e for e in self.entries() if e["kind"] != ROUNDS or policy == "refuse"]
-        return [_problem_line(entry) for entry in refused]
+        return [problem_line(entry) for entry in refused]
 
 
 def _display(value, number):
@@ -135,7 +135,8 @@ def _display(value, number):
     return str(number if number is not None else value)[:80]
 
 
-def _problem_line(entry):
+def problem_line(entry):
+    """The human line for one DecimalReport entry."""
     samples = ", ".join(s["value"] for s in entry["samples"])
     where = "%s.%s DecimalField(max_digits=%s, decimal_places=%s)" % (
         entry["table"], entry["column"], entry["max_digits"], entry["decimal_places"])

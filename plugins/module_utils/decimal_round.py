@@ -15,6 +15,7 @@ Only those rows are touched; the count per table is the ``decimal_rounded`` resu
 from __future__ import annotations
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import decimal_fit
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import (
     primary_key,
     quote_ident,
@@ -34,7 +35,7 @@ def _rounded_rows(sconn, table, column, digits, places, keys):
     for row in cursor:
         kind, _number, rounded = decimal_fit.classify(row[-1], digits, places)
         if kind == decimal_fit.ROUNDS:
-            yield list(row[:-1]), "{:f}".format(rounded)
+            yield [k.decode("utf-8") if isinstance(k, bytes) else k for k in row[:-1]], "{:f}".format(rounded)
 
 
 def round_table(sconn, cur, schema, table, decimal_columns):
@@ -43,8 +44,8 @@ def round_table(sconn, cur, schema, table, decimal_columns):
     present = {col["name"] for col in source_columns}
     keys = primary_key(source_columns)
     if not keys:
-        raise ValueError("table %s has no primary key: its over-precise decimals cannot be rounded in place; "
-                         "round them in the app instead" % table)
+        raise ModuleError("table %s has no primary key: its over-precise decimals cannot be rounded in place; "
+                          "round them in the app instead" % table)
     target = sql.Identifier(schema, table) if schema else sql.Identifier(table)
     where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in keys)
     count = 0
@@ -55,8 +56,8 @@ def round_table(sconn, cur, schema, table, decimal_columns):
         for key, rounded in _rounded_rows(sconn, table, column, digits, places, keys):
             cur.execute(statement, [rounded] + key)
             if cur.rowcount != 1:
-                raise ValueError("%s.%s: the row %s to round is not in the target (%d rows matched)"
-                                 % (table, column, key, cur.rowcount))
+                raise ModuleError("%s.%s: the row %s to round is not in the target (%d rows matched)"
+                                  % (table, column, key, cur.rowcount))
             count += 1
     return count
 
@@ -72,3 +73,10 @@ def round_loaded(sconn, pg_conn, values, tables, schema=None):
                 if count:
                     rounded[table] = count
     return rounded
+
+
+def after_load(params, sconn, conn, tables):
+    """decimal_overflow=round after a load (PARAMS from django_values.with_option); {table: count}."""
+    if params.get("django_values") is None or params.get("decimal_overflow") != "round":
+        return {}
+    return round_loaded(sconn, conn, params["django_values"], tables, params.get("schema"))

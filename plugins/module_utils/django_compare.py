@@ -95,3 +95,12 @@ def adapt_plan(plan, values, table, decimal_policy="refuse", gap_policy="refuse"
     if plan.kind == "numeric" and plan.source in decimals and decimal_policy == "round":
         _rounded_plan(plan, *decimals[plan.source])
     return plan
+
+
+def plan_adapter(params):
+    """adapt_plan(plan, table) for PARAMS (from django_values.with_option), or None without the option."""
+    values = params.get("django_values")
+    if values is None:
+        return None
+    decimal_policy, gap_policy = params.get("decimal_overflow", "refuse"), params.get("local_time_gap", "refuse")
+    return lambda plan, table: adapt_plan(plan, values, table, decimal_policy, gap_policy)

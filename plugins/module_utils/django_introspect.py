@@ -23,6 +23,8 @@ import re
 import signal
 import subprocess
 
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
+
 MARKER = "@@PGMIGRATE-DJANGO-SETTINGS@@"
 DATABASE_KEYS = ("DATABASE_URL", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_HOST",
                  "POSTGRES_PORT", "SQLITE_PATH")
@@ -125,7 +127,7 @@ main()
 '''
 
 
-class IntrospectError(Exception):
+class IntrospectError(ModuleError):
     """The app could not be asked; the message names the cause and the fix."""
 
 

@@ -15,6 +15,7 @@ not fit), for the preflight, while the app still serves.
 from __future__ import annotations
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import decimal_fit, wallclock
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import (
     primary_key,
     quote_ident,
@@ -25,8 +26,35 @@ DATETIME_TYPES = ("DateTimeField",)
 DECIMAL_TYPES = ("DecimalField",)
 
 
-class DjangoValuesError(ValueError):
+class DjangoValuesError(ModuleError):
     """The option ``django`` is malformed; the message says what is wrong and what to pass."""
+
+
+def argument_spec(policies=True):
+    """The options of the doc fragment pgmigrate.django.django_settings (and its POLICIES)."""
+    spec = dict(django=dict(type="dict"))
+    if policies:
+        spec.update(
+            decimal_overflow=dict(type="str", default="refuse", choices=list(decimal_fit.POLICIES)),
+            local_time_gap=dict(type="str", default="refuse", choices=list(wallclock.GAP_POLICIES)))
+    return spec
+
+
+def session_time_zone(values):
+    """The session TimeZone for VALUES (a DjangoValues or None: UTC, as without the option)."""
+    return values.session_time_zone if values is not None else "UTC"
+
+
+def with_option(params):
+    """PARAMS plus the option django read once: django_values (DjangoValues or None), session_time_zone."""
+    values = DjangoValues.from_option(params.get("django"))
+    return dict(params, django_values=values, session_time_zone=session_time_zone(values))
+
+
+def summary(params):
+    """The settings a module honoured ({} without the option django), for its result."""
+    values = params.get("django_values")
+    return values.summary() if values is not None else {}
 
 
 def _require(condition, message):
@@ -150,10 +178,32 @@ def scan_source(conn, values, tables, max_samples=5):
 
 
 def scan_result(decimals, local_times, decimal_policy="refuse", gap_policy="refuse"):
-    """The preflight's findings as a result dict, and the problems that stop the run."""
-    problems = decimals.problems(decimal_policy) + local_times.problems(gap_policy)
+    """The preflight's findings as a result dict, and the problems that stop the run (dicts with
+    check, table, column, count, message, examples, as every preflight problem)."""
+    problems = []
+    for entry in decimals.entries():
+        if entry["kind"] != decimal_fit.ROUNDS or decimal_policy == "refuse":
+            problems.append(_problem("decimal_" + entry["kind"], decimal_fit.problem_line(entry), entry))
+    if gap_policy == "refuse":
+        problems += [_problem("local_time_gap", line, entry) for entry, line in
+                     zip(local_times.entries(wallclock.GAP), local_times.problems(gap_policy))]
     return {
         "decimals": decimals.entries(),
         "local_times": local_times.entries(wallclock.GAP) + local_times.entries(wallclock.AMBIGUOUS),
         "decimal_rounded": decimals.counts(decimal_fit.ROUNDS) if decimal_policy == "round" else {},
     }, problems
+
+
+def _problem(check, message, entry):
+    return {"check": check, "table": entry["table"], "column": entry["column"], "count": entry["count"],
+            "message": message, "examples": [sample["value"] for sample in entry["samples"]]}
+
+
+def preflight(sconn, values, tables, decimal_policy="refuse", gap_policy="refuse", max_samples=5):
+    """(problems, findings) of the values of TABLES that would not read back the same."""
+    if decimal_policy not in decimal_fit.POLICIES or gap_policy not in wallclock.GAP_POLICIES:
+        raise DjangoValuesError("option django: decimal_overflow must be one of %s and local_time_gap one of %s"
+                                % (", ".join(decimal_fit.POLICIES), ", ".join(wallclock.GAP_POLICIES)))
+    decimals, local_times, _rows = scan_source(sconn, values, tables, max(1, max_samples))
+    findings, problems = scan_result(decimals, local_times, decimal_policy, gap_policy)
+    return problems, findings

@@ -189,6 +189,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import django_introspect as di
+from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 
 
 def read_env_file(path):
@@ -236,7 +237,7 @@ def ask_the_app(params):
     if problems:
         result = di.result_from_answer(answer)
         raise di.IntrospectError(di.contract_message(answer["settings"], problems, params["env_file"],
-                                                     set(env_values) | set(extra)), result)
+                                                     set(env_values) | set(extra)), **result)
     return di.result_from_answer(answer)
 
 
@@ -258,9 +259,8 @@ def main():
     )
     try:
         result = ask_the_app(module.params)
-    except di.IntrospectError as exc:
-        partial = exc.args[1] if len(exc.args) > 1 else {}
-        module.fail_json(msg=exc.args[0], **partial)
+    except ModuleError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
     module.exit_json(changed=False, **result)
 
 

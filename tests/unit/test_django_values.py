@@ -82,14 +82,23 @@ def test_scan_reports_every_value_that_would_not_read_back(source):
     assert kinds[("price", "overflow")]["samples"][0]["key"] == 3
     assert kinds[("created_at", "gap")]["count"] == 2
     assert kinds[("created_at", "ambiguous")]["count"] == 1
-    assert len(problems) == 3  # rounds, overflow, gap (the repeated hour reads back the same)
+    # rounds, overflow, gap (the repeated hour reads back the same), as preflight problems
+    assert [p["check"] for p in problems] == ["decimal_overflow", "decimal_rounds", "local_time_gap"]
+    gap = problems[2]
+    assert (gap["table"], gap["column"], gap["count"]) == ("inventory_item", "created_at", 2)
+    assert gap["examples"] == ["2021-03-14 02:30:00", "2021-03-14 02:00:00"]
     assert result["decimal_rounded"] == {}
     # round: the rounded values are counted and only what rounding cannot fix is refused.
     result, problems = dv.scan_result(decimals, local_times, decimal_policy="round", gap_policy="shift_forward")
     assert result["decimal_rounded"] == {"inventory_item": 1}
-    assert len(problems) == 1 and "max_digits" in problems[0]
+    assert len(problems) == 1 and "max_digits" in problems[0]["message"]
 
 
 def test_scan_with_use_tz_reads_no_datetimes(source):
     decimals, local_times, _rows = dv.scan_source(source, dv.DjangoValues(django(use_tz=True)), ["inventory_item"])
     assert local_times.entries("gap") == [] and len(decimals.entries()) == 2
+
+
+def test_preflight_refuses_unknown_policies(source):
+    with pytest.raises(dv.DjangoValuesError, match="decimal_overflow must be one of"):
+        dv.preflight(source, dv.DjangoValues(django()), ["inventory_item"], "truncate")
