@@ -341,6 +341,7 @@ class _Load(object):
             _close_quietly(sconn)
         _close_quietly(self.control)
 
+
 def validate_foreign_keys(connections, schema, keys, deadline, queries, count, outcome):
     """VALIDATE the re-added keys whose original was valid, on the worker connections; error lines."""
     failed, validated, per_worker = [], [], [[] for _index in range(count)]

@@ -40,6 +40,8 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source imp
 # and the load replaces them.
 PREFILLED_TABLES = ("django_content_type", "auth_permission", "django_site")
 DEFAULT_EXCLUDE = ("django_migrations",)
+
+
 class PreflightError(ModuleError):
     """The request itself is wrong (e.g. an unknown table in a filter); nothing was checked."""
 
