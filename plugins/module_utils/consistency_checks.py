@@ -74,8 +74,10 @@ class Checker(object):
 
     def __init__(self, sqlite_conn, pg_conn, schema="public", checks=CHECKS, include_tables=None,
                  exclude_tables=None, max_reported=10, report_values=False, batch_rows=BATCH_ROWS,
-                 prefetch=True):
+                 prefetch=True, adapt_plan=None):
         self.sqlite = sqlite_conn
+        # adapt_plan(plan, table): how the app reads a column (django_compare, option django), or None.
+        self.adapt_plan = adapt_plan
         self.pg = pg_conn
         self.cur = pg_conn.cursor()
         self.schema = schema
@@ -155,6 +157,8 @@ class Checker(object):
         target_key = catalog.target_primary_key(self.cur, self.schema, target_table)
         spec = plan_table(source_table, target_table, self.schema, source_columns, target_columns, target_key,
                           primary_key(source_columns))
+        for plan in spec.plans if self.adapt_plan else ():
+            self.adapt_plan(plan, source_table)
         try:
             try:
                 result, seconds = self._compare_in_savepoint(spec)

@@ -77,7 +77,8 @@ def load(params, plan, connect):
         outcome = run_load(
             connect, lambda: load_plan.open_source(params["source"]), params["schema"], plan["tables"],
             plan["foreign_keys"], workers=params["workers"], batch_rows=params["batch_rows"],
-            timeout=params["timeout"], settings=params["settings"], max_reasons=params["max_reject_reasons"])
+            timeout=params["timeout"], settings=params["settings"], max_reasons=params["max_reject_reasons"],
+            time_zone=params.get("session_time_zone") or "UTC")
     except CopyError as error:
         raise failure(error, params)
     return {"seconds": outcome["seconds"], "errors": [scrub(e, params) for e in outcome["errors"][:10]],
@@ -231,7 +232,7 @@ def _error_text(error):
 
 
 def run_load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, batch_rows=10000, timeout=0,
-             settings=None, max_reasons=5):
+             settings=None, max_reasons=5, time_zone="UTC"):
     """Load ENTRIES (planned tables) with COPY; returns the outcome the module verifies.
 
     CONNECT() gives a new psycopg2 connection (not autocommit), OPEN_SQLITE() a new read-only
@@ -244,7 +245,7 @@ def run_load(connect, open_sqlite, schema, entries, foreign_keys, workers=4, bat
     """
     run = _Load(connect, schema, entries, foreign_keys, workers, timeout)
     try:
-        run.open(open_sqlite, settings)
+        run.open(open_sqlite, settings, time_zone)
         run.drop_keys()
         run.copy_tables(batch_rows, max_reasons)
         run.restore_keys()
@@ -275,13 +276,13 @@ class _Load(object):
         self.connections = []  # (PostgreSQL, SQLite) per worker
         self.control = connect()  # the foreign keys' DDL
 
-    def open(self, open_sqlite, settings):
+    def open(self, open_sqlite, settings, time_zone="UTC"):
         for _index in range(self.count):
             self.connections.append((self.connect(), open_sqlite()))
         try:
             prepare_session(self.control, None, settings)  # the keys' DDL: names resolve as they were printed
             for conn, _sconn in self.connections:
-                prepare_session(conn, self.schema, settings)
+                prepare_session(conn, self.schema, settings, time_zone)
         except psycopg2.Error as error:
             raise CopyError("cannot prepare the loading sessions (check settings): %s" % describe_error(error),
                             partial=False)
@@ -403,12 +404,13 @@ def _restore_after_failure(control, schema, keys, queries, outcome):
                                         "%s.%s %s" % (fk["table"], fk["name"], fk["definition"]) for fk in keys)))
 
 
-def prepare_session(conn, schema, settings):
-    """UTF-8, UTC (Django stores naive UTC text), the schema first (SCHEMA None: the role's own
-    search_path, in which pg_get_constraintdef() printed the foreign keys), then the user's settings."""
+def prepare_session(conn, schema, settings, time_zone="UTC"):
+    """UTF-8, TIME_ZONE (Django's naive text is UTC, or TIME_ZONE with USE_TZ = False: option django), the
+    schema first (SCHEMA None: the role's own search_path, in which pg_get_constraintdef() printed the
+    foreign keys), then the user's settings."""
     conn.set_client_encoding("UTF8")
     with conn.cursor() as cur:
-        cur.execute("SELECT set_config('timezone', 'UTC', false)")
+        cur.execute("SELECT set_config('timezone', %s, false)", (time_zone,))
         if schema is not None:
             cur.execute("SELECT set_config('search_path', %s, false)", (sql.Identifier(schema).as_string(conn),))
         for name, value in sorted((settings or {}).items()):

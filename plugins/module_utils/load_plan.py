@@ -40,7 +40,9 @@ def make_plan(params, sconn, cur):
                 sconn, cur, schema=params["schema"], include=params["include_tables"],
                 exclude=params["exclude_tables"], values=params["preflight"], foreign_keys=params["preflight"],
                 integrity=params["integrity_check"] if params["preflight"] else "none",
-                target_must_be_empty=not params["truncate"], prefilled=params["prefilled_tables"])
+                target_must_be_empty=not params["truncate"], prefilled=params["prefilled_tables"],
+                django=params.get("django_values"), decimal_overflow=params["decimal_overflow"],
+                local_time_gap=params["local_time_gap"])
             if not params["preflight"]:
                 plan["problems"] = [p for p in plan["problems"] if p["check"] in STRUCTURAL_CHECKS]
     plan["preflight_seconds"] = round(time.monotonic() - started, 3)

@@ -80,7 +80,8 @@ def load_file(params, plan, source_path):
             source_path, url, include, exclude, mode=params["mode"], identifiers=identifiers, casts=casts,
             schema=params["schema"], workers=params["workers"],
             concurrency=params.get("concurrency") or DEFAULTS["concurrency"], batch_rows=params["batch_rows"],
-            prefetch_rows=params.get("prefetch_rows") or DEFAULTS["prefetch_rows"], gucs=params["settings"])
+            prefetch_rows=params.get("prefetch_rows") or DEFAULTS["prefetch_rows"], gucs=params["settings"],
+            time_zone=params.get("session_time_zone") or "UTC")
     except pgloader_loadfile.LoadFileError as error:
         raise ModuleError(str(error))
     return text, identifiers, ["%s.%s" % pair for pair in intervals]

@@ -261,18 +261,19 @@ def with_clause(mode, identifiers, on_error, sizes):
 
 def build_load_file(source_path, target, tables, exclude=(), mode="data_only", identifiers="downcase",
                     casts=(), schema="public", workers=None, concurrency=None, batch_rows=None,
-                    prefetch_rows=None, on_error="resume next", gucs=None):
+                    prefetch_rows=None, on_error="resume next", gucs=None, time_zone="UTC"):
     """The text of a pgloader load file. TARGET is target_url()'s URL (no password).
 
     TABLES/EXCLUDE are table_filter()'s patterns. MODE data_only: `data only, truncate, reset no
     sequences` into the existing schema; create_schema: pgloader creates tables, indexes and keys.
+    TIME_ZONE is the session's: Django's naive datetime text is UTC, or TIME_ZONE with USE_TZ = False.
     """
     if not plain_path(source_path):
         raise LoadFileError("the SQLite path %r cannot be written into a pgloader load file (absolute, letters, "
                             "digits and _./- only): link it from a plain path" % source_path)
     with_options = with_clause(mode, identifiers, on_error, dict(
         workers=workers, concurrency=concurrency, batch_rows=batch_rows, prefetch_rows=prefetch_rows))
-    settings = [("timezone", "UTC"), ("search_path", schema)]
+    settings = [("timezone", time_zone), ("search_path", schema)]
     for key, value in sorted((gucs or {}).items()):
         if key in ("timezone", "search_path"):
             continue

@@ -26,7 +26,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import catalog, sqlite_source, table_selection
+from ansible_collections.pgmigrate.django.plugins.module_utils import (
+    catalog, django_values, sqlite_source, table_selection,
+)
 from ansible_collections.pgmigrate.django.plugins.module_utils.preflight_values import (  # noqa: F401 (the API)
     json_functions_available, problem, scan_table,
 )
@@ -198,11 +200,13 @@ def target_nonempty(cur, schema, tables):
 
 def run_preflight(sconn, cur, schema="public", include=None, exclude=DEFAULT_EXCLUDE, integrity="full",
                   values=True, foreign_keys=True, target_must_be_empty=True, prefilled=PREFILLED_TABLES,
-                  max_examples=3, tolerated=DEFAULT_EXCLUDE):
+                  max_examples=3, tolerated=DEFAULT_EXCLUDE, django=None, decimal_overflow="refuse",
+                  local_time_gap="refuse"):
     """Everything at once. Returns the plan (see plan_tables) extended with:
 
     problems (all of them), warnings, source_rows {table: n}, target_nonempty [tables], seconds,
-    and per-table `rows` in plan['tables'].
+    per-table `rows` in plan['tables'], and with DJANGO (a django_values.DjangoValues) and VALUES
+    `django_values`: the decimals that do not fit and the local times in a skipped or repeated hour.
     """
     started = time.monotonic()
     plan = plan_tables(sconn, cur, schema, include, exclude, tolerated)
@@ -226,6 +230,11 @@ def run_preflight(sconn, cur, schema="public", include=None, exclude=DEFAULT_EXC
             continue
         entry["rows"] = rows
         source_rows[entry["source"]] = rows
+    if values and django is not None:
+        found, plan["django_values"] = django_values.preflight(
+            sconn, django, [entry["source"] for entry in plan["tables"]], decimal_overflow, local_time_gap,
+            max_examples)
+        problems += found
     if foreign_keys:
         found, fk_warnings = check_foreign_keys(sconn, [entry["source"] for entry in plan["tables"]])
         problems += found

@@ -25,10 +25,12 @@ description:
     without a usable primary key are compared as multisets of rows with an additive hash, also in
     constant memory.
   - Values are compared after normalising the representations a correct copy may change
-    (SQLite 0/1 and boolean; Django's naive UTC datetime text and timestamptz; JSON text and
+    (SQLite 0/1 and boolean; Django's naive UTC datetime text and timestamptz, or with O(django) from an app
+    with C(USE_TZ=false) its wall-clock text in C(TIME_ZONE) and the timestamptz read back there; JSON text and
     jsonb, compared as JSON values so key order and spacing do not count; 32 hex digits and uuid;
     integer microseconds and interval; decimal text or real and numeric; blob and bytea; integer and
-    bigint). Anything else is a difference - a changed value, NULL instead of an empty string, a
+    bigint). With O(decimal_overflow=round) an over-precise decimal is compared as Django rounds it.
+    Anything else is a difference - a changed value, NULL instead of an empty string, a
     datetime shifted by an hour, a double that lost precision in a C(real) column, text cut at a
     NUL byte, a missing or an extra row.
 options:
@@ -75,7 +77,8 @@ options:
     type: int
     default: 20000
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
-                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes,
+                                 pgmigrate.django.django_settings, pgmigrate.django.django_settings.policies]
 attributes:
   check_mode:
     support: full
@@ -119,6 +122,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+django:
+  description: The settings of O(django) the comparison honoured (empty without it). With C(use_tz=false)
+    the DateTimeFields of O(django) are compared as wall-clock time in C(time_zone).
+  returned: always
+  type: dict
+  sample: {"use_tz": false, "time_zone": "Australia/Lord_Howe", "session_time_zone": "Australia/Lord_Howe"}
 consistent:
   description: True when no check found a difference (index warnings do not count).
   returned: always
@@ -310,6 +319,7 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.consistency_check
     prepare_source_session,
     prepare_target_session,
 )
+from ansible_collections.pgmigrate.django.plugins.module_utils import django_compare, django_values
 from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
     connect, explain_error, postgres_argument_spec, psycopg2, run_task,
@@ -339,6 +349,7 @@ def check_schema(params, conn):
 def run_checks(params):
     """Every selected check, read-only on both sides; the result (without `changed`)."""
     validate(params)
+    params = django_values.with_option(params)
     sqlite_conn = open_readonly(params["source"])
     pg_conn = None
     try:
@@ -350,9 +361,9 @@ def run_checks(params):
             sqlite_conn, pg_conn, schema=params["schema"], checks=params["checks"],
             include_tables=params["include_tables"], exclude_tables=params["exclude_tables"],
             max_reported=params["max_reported_mismatches"], report_values=params["report_values"],
-            batch_rows=params["batch_rows"],
+            batch_rows=params["batch_rows"], adapt_plan=django_compare.plan_adapter(params),
         )
-        return checker.run()
+        return dict(checker.run(), django=django_values.summary(params))
     except psycopg2.Error as error:
         raise ModuleError("The consistency check could not run: %s" % explain_error(error, params))
     finally:
@@ -382,6 +393,7 @@ def argument_spec():
         fail_on_mismatch=dict(type="bool", default=True),
         batch_rows=dict(type="int", default=20000),
     )
+    spec.update(django_values.argument_spec())
     return spec
 
 

@@ -25,20 +25,26 @@ description:
   - A row PostgreSQL refuses is rejected alone, with its reason; nothing is altered to make a value fit.
     Sequences are left alone (M(pgmigrate.django.reset_sequences) moves them).
   - O(engine=pgloader) writes a load file from the options and the target's catalog (data only, truncate,
-    C(SET timezone TO 'UTC'), a microseconds cast for every C(interval) column, C(quote identifiers) when the
+    C(SET timezone) to the session time zone, a microseconds cast for every C(interval) column, C(quote identifiers) when the
     target keeps mixed-case names, C(on error resume next), and a table filter that selects exactly the
     wanted tables or is refused), and runs pgloader in a private 0700 directory, in a process group of its
     own that a hard O(timeout) kills with SIGKILL (pgloader ignores SIGTERM).
+  - The session time zone is C(UTC), where Django with C(USE_TZ=true) keeps its naive datetime text; with
+    O(django) from an app with C(USE_TZ=false) it is the app's C(TIME_ZONE), so Django reads the same wall
+    clock on both sides. O(decimal_overflow) and O(local_time_gap) decide what happens to the values the
+    preflight finds that Django would not read back the same; with O(decimal_overflow=round) the rounded
+    values are written as Django rounds them after the load and counted in RV(decimal_rounded).
   - O(engine=copy) streams every table from SQLite into C(COPY ... FROM STDIN) through psycopg2 in the
     module's own process, converting each value by its target column's type (boolean from 0/1, timestamptz
-    from Django's naive UTC text, interval from microseconds, uuid from 32 hex digits, jsonb, bytea, exact
+    from Django's naive text in the session time zone, interval from microseconds, uuid from 32 hex digits, jsonb, bytea, exact
     REAL values). Tables load in parallel up to O(workers), each in one transaction (C(TRUNCATE) then C(COPY));
     the foreign keys touching them are dropped first, re-added C(NOT VALID) after the load and validated. It
     needs no pgloader, keeps its memory small and flat, and is faster; measured figures are in
     C(benchmarks/README.md).
   - Options only one engine reads say so; the other engine refuses them when they are set.
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
-                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes,
+                                 pgmigrate.django.django_settings, pgmigrate.django.django_settings.policies]
 attributes:
   check_mode:
     support: full
@@ -78,7 +84,7 @@ options:
     default: [django_content_type, auth_permission, django_site]
   settings:
     description: PostgreSQL settings for the loading sessions, e.g. C(maintenance_work_mem). C(timezone) is
-      always C(UTC) and C(search_path) is O(schema).
+      always the session time zone (C(UTC), or the app's C(TIME_ZONE), see O(django)) and C(search_path) is O(schema).
     type: dict
     default: {}
   workers:
@@ -250,6 +256,17 @@ seconds:
   returned: always
   type: float
   sample: 12.8
+django:
+  description: The settings of O(django) the load honoured (empty without it); C(session_time_zone) is the
+    session C(TimeZone) both engines loaded in.
+  returned: always
+  type: dict
+  sample: {"use_tz": false, "time_zone": "America/New_York", "session_time_zone": "America/New_York"}
+decimal_rounded:
+  description: With O(decimal_overflow=round), how many values of each table were rounded as Django rounds them.
+  returned: always
+  type: dict
+  sample: {"inventory_item": 2}
 load_seconds:
   description: How long the engine ran, foreign key work included (0 in check mode).
   returned: always
@@ -329,7 +346,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import (
-    copy_engine, load_plan, load_verify, pgloader_engine, preflight_checks,
+    copy_engine, decimal_round, django_values, load_plan, load_verify, pgloader_engine, preflight_checks,
 )
 from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
@@ -362,6 +379,7 @@ def argument_spec():
         concurrency=dict(type="int"), prefetch_rows=dict(type="int"), pgloader_path=dict(type="str"),
         allow_chain_only_tls=dict(type="bool", default=False),
     )
+    spec.update(django_values.argument_spec())
     return spec
 
 
@@ -389,7 +407,8 @@ def planned_result(plan, prepared):
 
 
 def execute(module, result):
-    params = module.params
+    params = django_values.with_option(module.params)
+    result["django"] = django_values.summary(params)
     engine = check_params(params)
     sconn = load_plan.open_source(params["source"])
     conn = None
@@ -407,6 +426,7 @@ def execute(module, result):
             return
         outcome = engine.load(params, plan, lambda: connect(params))
         result["load_seconds"] = outcome["seconds"]
+        result["decimal_rounded"] = decimal_round.after_load(params, sconn, conn, [e["source"] for e in plan["tables"]])
         verified, warnings = load_verify.verify(params, conn, sconn, plan, outcome, engine.WORDS)
         result.update(verified)
         for warning in warnings:
@@ -431,7 +451,7 @@ def main():
     result = dict(changed=False, engine=module.params["engine"], engine_version=None, engine_errors=[], plan="",
                   identifiers=None, interval_columns=[], problems=[], skipped_tables=[], excluded=[], tables=[],
                   rows=0, rejected_rows=0, reject_reasons={}, foreign_keys_restored=[], executed_queries=[],
-                  timed_out=False, preflight_seconds=0.0, load_seconds=0.0)
+                  timed_out=False, preflight_seconds=0.0, load_seconds=0.0, django={}, decimal_rounded={})
     try:
         execute(module, result)
     except ModuleError as failure:

@@ -28,7 +28,8 @@ description:
   - The scan streams (SQLite aggregates each table in one pass) and opens the SQLite file read-only; a
     missing file is reported, never created.
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
-                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes,
+                                 pgmigrate.django.django_settings, pgmigrate.django.django_settings.policies]
 attributes:
   check_mode:
     support: full
@@ -114,6 +115,32 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+django:
+  description: The settings of O(django) the scan honoured (empty without it).
+  returned: always
+  type: dict
+  sample: {"use_tz": false, "time_zone": "America/New_York", "session_time_zone": "America/New_York"}
+decimals:
+  description:
+    - With O(django), the DecimalField values that do not fit their field, per table, column and kind
+      (C(rounds) - more decimal places, C(overflow) - too many digits, C(invalid) - not a finite number),
+      with their count and samples (C(value), C(key), and for C(rounds) the C(rounded) value).
+    - Problems unless O(decimal_overflow=round) and the kind is C(rounds).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"table": "inventory_item", "column": "price", "kind": "rounds", "count": 1, "max_digits": 12,
+            "decimal_places": 2, "samples": [{"value": "9077091.122", "key": 7, "rounded": "9077091.12"}]}]
+local_times:
+  description:
+    - With O(django) and C(USE_TZ=false), the DateTimeField values in a skipped (C(gap)) or repeated
+      (C(ambiguous)) local hour of C(TIME_ZONE), with count and samples. Gaps are problems unless
+      O(local_time_gap=shift_forward); repeated hours read back the same and are listed only.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"table": "inventory_event", "column": "happened_at", "kind": "ambiguous", "count": 2,
+            "samples": [{"value": "2021-11-07 01:30:00", "key": 12}]}]
 problems:
   description:
     - Every problem found, in the order tables, integrity, values, foreign keys, target rows.
@@ -190,7 +217,7 @@ seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import preflight_checks, sqlite_source
+from ansible_collections.pgmigrate.django.plugins.module_utils import django_values, preflight_checks, sqlite_source
 from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
     connect, postgres_argument_spec, psycopg2, run_task, scrub,
@@ -212,23 +239,28 @@ def argument_spec():
         max_examples=dict(type="int", default=3),
         fail_on_problems=dict(type="bool", default=True),
     )
+    spec.update(django_values.argument_spec())
     return spec
 
 
 def run(params):
     """The preflight of PARAMS: read-only on both sides (the target session is read-only)."""
+    params = django_values.with_option(params)
     sconn = sqlite_source.open_readonly(params["source"], raw_text=True)
     conn = None
     try:
         conn = connect(params)
         conn.set_session(readonly=True)
         with conn.cursor() as cur, sqlite_source.reading(params["source"]):
-            return preflight_checks.run_preflight(
+            plan = preflight_checks.run_preflight(
                 sconn, cur, schema=params["schema"], include=params["include_tables"],
                 exclude=params["exclude_tables"], integrity=params["integrity_check"],
                 values=params["check_values"], foreign_keys=params["check_foreign_keys"],
                 target_must_be_empty=params["target_must_be_empty"], prefilled=params["prefilled_tables"],
-                max_examples=max(0, params["max_examples"]))
+                max_examples=max(0, params["max_examples"]), django=params["django_values"],
+                decimal_overflow=params["decimal_overflow"], local_time_gap=params["local_time_gap"])
+            plan["django"] = django_values.summary(params)
+            return plan
     except psycopg2.Error as error:
         raise ModuleError("preflight failed while reading the target: %s" % scrub(error, params))
     finally:
@@ -252,6 +284,9 @@ def result_from(plan):
         rows=sum(plan["source_rows"].values()),
         seconds=plan["seconds"],
     )
+    found = plan.get("django_values") or {}
+    result.update(decimals=found.get("decimals", []), local_times=found.get("local_times", []),
+                  django=plan.get("django", {}))
     return result
 
 

@@ -40,7 +40,8 @@ options:
         primary key, so ids that SQLite already handed out are never handed out again.
     required: false
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
-                                 pgmigrate.django.table_selection, pgmigrate.django.attributes]
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes,
+                                 pgmigrate.django.django_settings]
 attributes:
   check_mode:
     support: full
@@ -81,6 +82,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+django:
+  description:
+    - The settings of O(django) (empty without it). Sequences do not depend on them; the option is taken
+      so that one registered C(pgmigrate.django.django_settings) result is passed to every module, and a
+      malformed one fails here too.
+  returned: always
+  type: dict
+  sample: {"use_tz": false, "time_zone": "Asia/Kolkata", "session_time_zone": "Asia/Kolkata"}
 sequences:
   description: Every sequence looked at, sorted by table and column.
   returned: always
@@ -150,7 +159,7 @@ changed_count:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import table_selection
+from ansible_collections.pgmigrate.django.plugins.module_utils import django_values, table_selection
 from ansible_collections.pgmigrate.django.plugins.module_utils.catalog import target_tables
 from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
@@ -267,10 +276,11 @@ def reset(params, conn, sqlite_values_by_name, check_mode):
 
 
 def run(params, check_mode):
+    params = django_values.with_option(params)  # a malformed option django fails before anything is read
     sqlite_values = read_sqlite_sequences(params["source"])
     conn = connect(params)
     try:
-        return reset(params, conn, sqlite_values, check_mode)
+        return dict(reset(params, conn, sqlite_values, check_mode), django=django_values.summary(params))
     except psycopg2.Error as error:
         conn.rollback()
         raise ModuleError("Resetting the sequences failed, nothing was changed: %s" % explain_error(error, params))
@@ -286,6 +296,7 @@ def main():
         exclude_tables=dict(type="list", elements="str", default=[]),
         source=dict(type="path"),
     )
+    argument_spec.update(django_values.argument_spec(policies=False))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     result = run_task(module, run, module.params, module.check_mode)
     module.exit_json(**result)

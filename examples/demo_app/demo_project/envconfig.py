@@ -16,6 +16,7 @@ The ``.env`` format is deliberately small (the ``app_env`` role writes it):
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -122,6 +123,18 @@ def parse_list(value: str | None, default: list[str]) -> list[str]:
     items = [part.strip() for part in (value or "").split(",")]
     items = [item for item in items if item]
     return items or list(default)
+
+
+def parse_time_zone(value: str | None, default: str, name: str = "DJANGO_TIME_ZONE") -> str:
+    """An IANA time zone name (``Europe/Berlin``); empty means default."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise EnvConfigError(f"{name} must be an IANA time zone such as Europe/Berlin, not {text!r}") from None
+    return text
 
 
 def _parse_port(value: str, name: str) -> str:

@@ -77,9 +77,11 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# USE_TZ = False stores naive wall-clock time in TIME_ZONE (the case pgmigrate must load and
+# compare as the app reads it); the defaults are Django's recommended UTC and aware datetimes.
+TIME_ZONE = envconfig.parse_time_zone(ENV.get("DJANGO_TIME_ZONE"), "UTC")
 USE_I18N = True
-USE_TZ = True
+USE_TZ = envconfig.parse_bool(ENV.get("DJANGO_USE_TZ"), True, "DJANGO_USE_TZ")
 
 # No WhiteNoise here: run collectstatic and let the web server serve STATIC_ROOT
 # (only the admin needs static files; the API does not).

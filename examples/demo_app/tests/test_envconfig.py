@@ -321,3 +321,53 @@ def test_parse_list():
     assert envconfig.parse_list(" a.example, b.example ,,", ["*"]) == ["a.example", "b.example"]
     assert envconfig.parse_list("", ["*"]) == ["*"]
     assert envconfig.parse_list(None, []) == []
+
+
+# --- time zone settings -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("", "UTC"), (None, "UTC"), ("America/New_York", "America/New_York"),
+     (" Australia/Lord_Howe ", "Australia/Lord_Howe"), ("Asia/Kolkata", "Asia/Kolkata")],
+)
+def test_parse_time_zone(value, expected):
+    assert envconfig.parse_time_zone(value, "UTC") == expected
+
+
+@pytest.mark.parametrize("value", ["Mars/Olympus_Mons", "../../etc/passwd", "EST5EDT/x"])
+def test_parse_time_zone_invalid(value):
+    with pytest.raises(EnvConfigError, match="DJANGO_TIME_ZONE"):
+        envconfig.parse_time_zone(value, "UTC")
+
+
+def _settings_with(tmp_path, **env):
+    """Import settings.py afresh with ENV as the whole environment (no .env file)."""
+    import importlib
+    import os
+
+    from demo_project import settings
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env, DJANGO_ENV_FILE=str(tmp_path / "none.env"))
+    try:
+        return importlib.reload(settings)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_settings_time_zone_defaults_unchanged(tmp_path):
+    settings = _settings_with(tmp_path)
+    assert (settings.USE_TZ, settings.TIME_ZONE) == (True, "UTC")
+
+
+def test_settings_time_zone_from_environment(tmp_path):
+    settings = _settings_with(tmp_path, DJANGO_USE_TZ="False", DJANGO_TIME_ZONE="Asia/Kolkata")
+    assert (settings.USE_TZ, settings.TIME_ZONE) == (False, "Asia/Kolkata")
+
+
+def test_settings_use_tz_invalid(tmp_path):
+    with pytest.raises(EnvConfigError, match="DJANGO_USE_TZ"):
+        _settings_with(tmp_path, DJANGO_USE_TZ="sometimes")
