@@ -24,23 +24,17 @@ description:
     dropped and did not restore, and fails if that is impossible.
   - A row PostgreSQL refuses is rejected alone, with its reason; nothing is altered to make a value fit.
     Sequences are left alone (M(pgmigrate.django.reset_sequences) moves them).
-  - O(engine=pgloader) writes a load file from the options and the target's catalog (data only, truncate,
-    C(SET timezone) to the session time zone, a microseconds cast for every C(interval) column, C(quote identifiers) when the
-    target keeps mixed-case names, C(on error resume next), and a table filter that selects exactly the
-    wanted tables or is refused), and runs pgloader in a private 0700 directory, in a process group of its
-    own that a hard O(timeout) kills with SIGKILL (pgloader ignores SIGTERM).
-  - The session time zone is C(UTC), where Django with C(USE_TZ=true) keeps its naive datetime text; with
-    O(django) from an app with C(USE_TZ=false) it is the app's C(TIME_ZONE), so Django reads the same wall
-    clock on both sides. O(decimal_overflow) and O(local_time_gap) decide what happens to the values the
-    preflight finds that Django would not read back the same; with O(decimal_overflow=round) the rounded
-    values are written as Django rounds them after the load and counted in RV(decimal_rounded).
-  - O(engine=copy) streams every table from SQLite into C(COPY ... FROM STDIN) through psycopg2 in the
-    module's own process, converting each value by its target column's type (boolean from 0/1, timestamptz
-    from Django's naive text in the session time zone, interval from microseconds, uuid from 32 hex digits, jsonb, bytea, exact
-    REAL values). Tables load in parallel up to O(workers), each in one transaction (C(TRUNCATE) then C(COPY));
-    the foreign keys touching them are dropped first, re-added C(NOT VALID) after the load and validated. It
-    needs no pgloader, keeps its memory small and flat, and is faster; measured figures are in
-    C(benchmarks/README.md).
+  - O(engine=pgloader) writes a load file from the options and the target's catalog (data only, the session
+    time zone, microsecond casts for C(interval) columns, quoted identifiers where needed, an exact table filter)
+    and runs pgloader in a private 0700 directory, in its own process group that a hard O(timeout) kills.
+  - O(engine=copy) streams every table from SQLite into C(COPY ... FROM STDIN) through psycopg2, converting each
+    value by its target column's type; tables load in parallel up to O(workers), each in one transaction, with
+    the foreign keys touching them dropped first, re-added C(NOT VALID) and validated. It needs no pgloader and
+    its memory stays flat; measured figures are in C(benchmarks/README.md).
+  - The session time zone is C(UTC) (Django with C(USE_TZ=true)); with O(django) from an app with
+    C(USE_TZ=false) it is the app's C(TIME_ZONE), so Django reads the same wall clock on both sides.
+    O(decimal_overflow) and O(local_time_gap) decide what happens to values Django would not read back the
+    same; rounded values are written as Django rounds them and counted in RV(decimal_rounded).
   - Options only one engine reads say so; the other engine refuses them when they are set.
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
                                  pgmigrate.django.table_selection, pgmigrate.django.attributes,
@@ -61,11 +55,9 @@ options:
     default: pgloader
   mode:
     description:
-      - V(data_only) loads into existing tables (made by C(manage.py migrate)); this is the procedure for
-        Django.
-      - V(create_schema) lets pgloader create tables, indexes and foreign keys from the SQLite declarations
-        (O(engine=pgloader) only). Not for Django (JSON and UUID become text, DurationField bigint, FloatField
-        float4, no NOT NULL or CHECK); the target must not hold these tables yet.
+      - V(data_only) loads into existing tables made by C(manage.py migrate), the procedure for Django.
+      - V(create_schema) (O(engine=pgloader) only) lets pgloader create the tables from the SQLite declarations;
+        not for Django (JSON and UUID become text, no NOT NULL or CHECK); the tables must not exist yet.
     type: str
     choices: [data_only, create_schema]
     default: data_only
@@ -88,39 +80,31 @@ options:
     type: dict
     default: {}
   workers:
-    description: How many tables load at the same time (pgloader C(workers); with O(engine=copy) one PostgreSQL
-      connection each, plus one for the foreign keys).
+    description: How many tables load at the same time (pgloader C(workers); copy - one connection each).
     type: int
     default: 4
   batch_rows:
-    description: Rows per batch when a batch fails and is retried (pgloader C(batch rows); with O(engine=copy),
-      when a table that had a refused row is loaded again under savepoints).
+    description: Rows per batch when a failed batch is retried (pgloader C(batch rows); copy - under savepoints).
     type: int
     default: 10000
   timeout:
-    description:
-      - Seconds the load may take; then it is stopped and the task fails. V(0) means no limit.
-      - O(engine=pgloader) kills pgloader's whole process group; O(engine=copy) cancels every C(COPY) (their
-        tables roll back).
+    description: Seconds the load may take, V(0) for no limit; then pgloader's process group is killed, or
+      every C(COPY) cancelled (their tables roll back), and the task fails.
     type: int
     default: 3600
   max_rejected_rows:
-    description: How many SQLite rows in total may be missing from the target without failing the task; they
-      are always reported (RV(rejected_rows), RV(reject_reasons) and a warning).
+    description: How many SQLite rows in total may be missing from the target without failing the task (always
+      reported in RV(rejected_rows), RV(reject_reasons) and a warning).
     type: int
     default: 0
   preflight:
-    description:
-      - Run the full source scan of M(pgmigrate.django.preflight) before loading and refuse on any problem.
-        With V(false) only the table and column matching is done; the counts after the load still catch every
-        missing row.
+    description: Run the full source scan of M(pgmigrate.django.preflight) first and refuse on any problem; with
+      V(false) only tables and columns are matched (the counts after the load still catch every missing row).
     type: bool
     default: true
   integrity_check:
-    description:
-      - The SQLite integrity check of the preflight, V(full), V(quick) (skips comparing index content with the
-        tables) or V(none). V(quick) because this step runs while the application is stopped, after
-        M(pgmigrate.django.preflight) and M(pgmigrate.django.sqlite_backup) ran the full check.
+    description: The SQLite integrity check of the preflight, V(full), V(quick) (the default - the app is stopped
+      now and M(pgmigrate.django.preflight) and M(pgmigrate.django.sqlite_backup) ran the full check) or V(none).
     type: str
     choices: [full, quick, none]
     default: quick
@@ -156,17 +140,15 @@ options:
     default: false
 notes:
   - TLS with O(engine=pgloader) (measured with pgloader 3.6.9) - pgloader knows C(sslmode) up to V(require) and
-    then checks the certificate chain against O(ca_cert) (passed as C(SSL_CERT_FILE)) or OpenSSL's default
-    store, never the host name. The module's own connection, made first through libpq, verifies per
-    O(ssl_mode); for the load itself O(ssl_mode=verify-full) needs O(allow_chain_only_tls=true).
+    it checks the chain against O(ca_cert) (as C(SSL_CERT_FILE)), never the host name; so
+    O(ssl_mode=verify-full) needs O(allow_chain_only_tls=true) for the load itself.
   - The password with O(engine=pgloader) (measured with pgloader 3.6.9) - pgloader reads it from a libpq
     password file (C(PGPASSFILE)), which the module writes 0600 in the private 0700 directory and removes with
     it; it is never in pgloader's environment, on a command line, in the load file, in results or in logs.
     pgloader cannot log in with a non-ASCII password (it fails SCRAM authentication or refuses the
     character), so such a password is refused up front; O(engine=copy) takes it.
-  - With O(engine=copy), if the load fails or times out, the tables committed before stay loaded, the others
-    are as they were, and the dropped foreign keys are back but C(NOT VALID); drop the database, or re-run with
-    O(truncate=true).
+  - With O(engine=copy) a failed load leaves the tables committed before loaded, the others as they were, and
+    the dropped foreign keys back C(NOT VALID); re-run with O(truncate=true).
 requirements:
   - pgloader 3.6 or later on the host that runs the module, for O(engine=pgloader).
 seealso:
@@ -250,7 +232,7 @@ reject_reasons:
   description: The first reasons PostgreSQL gave for rejected rows, per SQLite table.
   returned: always
   type: dict
-  sample: {inventory_item: ["id=3: Database error 22001: value too long for type character varying(5)"]}
+  sample: {inventory_item: ["id=3: Database error 22001: value too long"]}
 seconds:
   description: Wall time of the whole task (scan, load, verification).
   returned: always
