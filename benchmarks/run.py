@@ -47,14 +47,15 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import demo_site  # noqa: E402  pylint: disable=wrong-import-position
-from demo_site import health  # noqa: E402  pylint: disable=wrong-import-position
-
 from common import (
     COLLECTIONS, DEMO_APP, PGLOADER, PLAIN_READ, REPO, Database, django_env, make_source, psql_as_postgres, run_module,
     timed,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import demo_site  # noqa: E402  pylint: disable=wrong-import-position
+from demo_site import health  # noqa: E402  pylint: disable=wrong-import-position
+
 
 sys.path.insert(0, str(COLLECTIONS))
 # pylint: disable=wrong-import-position

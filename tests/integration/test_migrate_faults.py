@@ -133,8 +133,9 @@ def test_rollback_refuses_rows_written_on_postgresql_then_keeps_them_in_a_dump(s
 def test_rollback_never_overwrites_a_file_a_process_holds_open(site):
     assert site.run("migrate.yml").rc == 0
     # A forgotten job writes to the old SQLite file and keeps it open.
-    with contextlib.closing(sqlite3.connect(site.sqlite)) as conn, conn:
-        conn.execute("UPDATE inventory_category SET name = name || ' (late write)' WHERE id = 1")
+    with contextlib.closing(sqlite3.connect(site.sqlite)) as conn:
+        with conn:
+            conn.execute("UPDATE inventory_category SET name = name || ' (late write)' WHERE id = 1")
     holder = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
                                "c.execute('SELECT count(*) FROM inventory_item').fetchone(); time.sleep(600)",
                                str(site.sqlite)])
