@@ -191,6 +191,16 @@ def test_plain_text_transport_to_a_remote_host_is_refused(site):
     assert health(site.url)["vendor"] == "sqlite" and not site.journals()
 
 
+def test_pgloader_engine_with_verify_full_is_refused_before_anything_stops(site):
+    pid = site.app_pid()
+    run = site.run("migrate.yml", "-e", "pgmigrate_engine=pgloader", "-e", "pgmigrate_db_ssl_mode=verify-full",
+                   "-e", "pgmigrate_db_ca_cert=/etc/ssl/certs/ca-certificates.crt")
+    assert run.rc != 0 and "not its host name" in run.output and "pgmigrate_engine=copy" in run.output, \
+        run.output[-3000:]
+    assert site.app_pid() == pid and health(site.url)["vendor"] == "sqlite"
+    assert site.target_tables() == 0 and not site.journals()
+
+
 def test_concurrent_run_is_refused_and_leaves_the_running_run_alone(site):
     first = site.start_run("migrate.yml")
     try:

@@ -184,8 +184,11 @@ def test_postgresql_stopped_in_the_middle_of_the_load(event_trigger, before):
     (["-e", "pgmigrate_sqlite_path=/srv/demo/data/missing.sqlite3"], "does not exist"),
     (["-e", "pgmigrate_db_owner_password=not-the-password"], "password authentication failed"),
     (["-e", "pgmigrate_db_host=172.29.77.99"], "172.29.77.99"),
-], ids=["missing-sqlite", "wrong-password", "unreachable-host"])
+    # The database server, reached under a name its certificate does not hold: verify-full refuses it.
+    (["-e", "pgmigrate_db_host=pgmigrate-db-alias"], "does not match host name"),
+], ids=["missing-sqlite", "wrong-password", "unreachable-host", "certificate-for-another-name"])
 def test_bad_input_fails_in_preflight_and_the_app_never_stops(extra, message, before):
+    APP.run("grep -q pgmigrate-db-alias /etc/hosts || echo '172.29.77.10 pgmigrate-db-alias' >> /etc/hosts")
     main_pid = APP.check_output("systemctl show -p MainPID --value demo-app.service")
     run = migrate(*extra)
     output = run.stdout + run.stderr
