@@ -52,8 +52,11 @@ def test_over_precise_decimal_reported_by_the_preflight_only_run_then_rounded(si
     assert_no_secret(site, run)
 
 
-@pytest.mark.parametrize("zone", ["America/New_York"])
-def test_use_tz_false_site_migrates_with_the_same_wall_clock(site, zone):
+# Each zone once through the whole playbook, both engines among them (3 zones x 2 engines run at module
+# level in test_django_values_load.py).
+@pytest.mark.parametrize("zone, engine", [("America/New_York", "copy"), ("Asia/Kolkata", "pgloader"),
+                                          ("Australia/Lord_Howe", "copy")])
+def test_use_tz_false_site_migrates_with_the_same_wall_clock(site, zone, engine):
     with site.env_file.open("a") as env:
         env.write("DJANGO_USE_TZ=False\nDJANGO_TIME_ZONE=%s\n" % zone)
     site.stop_app()
@@ -61,7 +64,7 @@ def test_use_tz_false_site_migrates_with_the_same_wall_clock(site, zone):
     conn = sqlite3.connect(site.sqlite)
     before = dict(conn.execute("SELECT id, happened_at FROM inventory_event"))
     conn.close()
-    run = site.run("migrate.yml")
+    run = site.run("migrate.yml", "-e", "pgmigrate_engine=%s" % engine)
     assert run.rc == 0, run.output[-4000:]
     assert health(site.url)["vendor"] == "postgresql"
     after = dict(site.in_target_as_admin(
