@@ -17,9 +17,11 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,9 +96,38 @@ def synced_collections(tmp_path_factory):
     return target
 
 
+def demo_app_pid():
+    """The pid of the local demo's gunicorn master, or None when it does not run."""
+    try:
+        pid = int((DEMO_ROOT / "run" / "gunicorn.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def stop_demo_app(pid):
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and demo_app_pid() == pid:
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def local_demo(tmp_path_factory):
-    """The pgmigrate_* values of inventories/local, rendered (passwords read from .cache/demo/secrets)."""
+    """The pgmigrate_* values of inventories/local, rendered (passwords read from .cache/demo/secrets).
+
+    The demo app this starts (the first half of `make demo`) is stopped again afterwards; one that
+    already ran (a `make demo` of the user's) is left running.
+    """
+    running_before = demo_app_pid()
+    yield from _local_demo(tmp_path_factory)
+    started = demo_app_pid()
+    if started is not None and running_before is None:
+        stop_demo_app(started)
+
+
+def _local_demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("awx-demo")
     env = clean_env(work)
     env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / "build" / "collections")
@@ -120,7 +151,7 @@ def local_demo(tmp_path_factory):
     values = json.loads(out.read_text())
     assert values["pgmigrate_db_owner_password"] == (DEMO_ROOT / "secrets" / "owner").read_text().split()[0]
     assert values["pgmigrate_db_app_password"] == (DEMO_ROOT / "secrets" / "app").read_text().split()[0]
-    return values
+    yield values
 
 
 def survey_spec(name):
