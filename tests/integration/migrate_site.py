@@ -85,6 +85,22 @@ class MigrateSite(DemoSite):
         finally:
             conn.close()
 
+    def revoke_owner_writes_once_created(self, table="inventory_tag"):
+        """A real load fault: once Django has created `table`, its owner may no longer write to it."""
+        self.in_target_as_admin("""
+            CREATE FUNCTION public.pgm_fault_revoke() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN
+              IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                         WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.%s') THEN
+                EXECUTE format('REVOKE INSERT, TRUNCATE ON public.%s FROM %%I', '%s');
+              END IF;
+            END $$;
+            CREATE EVENT TRIGGER pgm_fault_revoke ON ddl_command_end EXECUTE FUNCTION public.pgm_fault_revoke();
+        """ % (table, table, self.owner))
+
+    def drop_revoke_fault(self):
+        self.in_target_as_admin("DROP EVENT TRIGGER pgm_fault_revoke; DROP FUNCTION public.pgm_fault_revoke()")
+
     def target_tables(self):
         return self.in_target_as_admin(
             "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'")[0][0]

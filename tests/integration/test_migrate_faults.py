@@ -20,17 +20,6 @@ from migrate_site import ROWS, assert_no_secret, health, kill_group, sha256, sit
 
 pytestmark = pytest.mark.integration
 
-LOAD_FAULT = """
-    CREATE FUNCTION public.pgm_fault_revoke() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-    BEGIN
-      IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
-                 WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.inventory_tag') THEN
-        EXECUTE format('REVOKE INSERT, TRUNCATE ON public.inventory_tag FROM %%I', '%s');
-      END IF;
-    END $$;
-    CREATE EVENT TRIGGER pgm_fault_revoke ON ddl_command_end EXECUTE FUNCTION public.pgm_fault_revoke();
-"""
-
 # An ORM write that leaves its rows in the -wal file: the process ends without closing its
 # connection, so SQLite never checkpoints them into the main file.
 WAL_WRITER = """
@@ -73,10 +62,10 @@ def test_two_attempts_with_app_writes_in_between_lose_no_row(site, journal_mode)
         assert conn.execute("PRAGMA journal_mode=%s" % journal_mode).fetchone()[0] == journal_mode
     site.start_app()
 
-    site.in_target_as_admin(LOAD_FAULT % site.owner)
+    site.revoke_owner_writes_once_created()
     first = site.run("migrate.yml")
     assert first.rc != 0 and "Rolled back:" in first.output, first.output[-3000:]
-    site.in_target_as_admin("DROP EVENT TRIGGER pgm_fault_revoke; DROP FUNCTION public.pgm_fault_revoke()")
+    site.drop_revoke_fault()
     assert health(site.url)["vendor"] == "sqlite"
 
     # The app serves from SQLite again and takes writes; some stay in the -wal file.

@@ -73,16 +73,7 @@ def test_missing_sqlite_file_fails_in_preflight(site):
 
 def test_load_failure_rolls_back(site):
     # A real fault: once Django has created inventory_tag, its owner may no longer write to it.
-    site.in_target_as_admin("""
-        CREATE FUNCTION public.pgm_fault_revoke() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-        BEGIN
-          IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
-                     WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.inventory_tag') THEN
-            EXECUTE format('REVOKE INSERT, TRUNCATE ON public.inventory_tag FROM %%I', '%s');
-          END IF;
-        END $$;
-        CREATE EVENT TRIGGER pgm_fault_revoke ON ddl_command_end EXECUTE FUNCTION public.pgm_fault_revoke();
-    """ % site.owner)
+    site.revoke_owner_writes_once_created()
     run = site.run("migrate.yml")
     assert_rolled_back(site, run, "Load the data")
 
