@@ -35,10 +35,12 @@ demo: deps postgres
 	@echo "Migration report: $(CURDIR)/.cache/demo/reports/migration-localhost.json"
 	@echo "The demo app now answers on http://127.0.0.1:8765/healthz"
 
+# Two lanes side by side (scripts/test-lanes.sh): the checks and pytest in one, Molecule in the other.
+TEST_LANES ?= checks="lint sanity build pytest" molecule="molecule"
 test: deps postgres docker
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint sanity build pytest molecule; \
-	echo "make test: all steps passed in $$(( $$(date +%s) - start )) s (lint, sanity, build, pytest, molecule: $(MOLECULE_SCENARIOS))"
+	scripts/test-lanes.sh $(TEST_LANES); \
+	echo "make test: all steps passed in $$(( $$(date +%s) - start )) s (lanes: $(TEST_LANES); Molecule: $(MOLECULE_SCENARIOS))"
 
 ## ---- setup -----------------------------------------------------------------------------
 
