@@ -176,3 +176,45 @@ def test_online_window_applied_row_for_row(ansible, live, online_copy, tmp_path)
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name LIKE 'pgmigrate%'").fetchall()
         assert not conn.execute("SELECT 1 FROM sqlite_sequence WHERE name LIKE 'pgmigrate%'").fetchall()
     assert capture(ansible, live, state="absent").result["changed"] is False
+
+
+def test_ten_thousand_changed_keys_in_seconds(ansible, demo_source, demo_copy, tmp_path):
+    """1e4 distinct changed keys (updates, deletes, inserts) applied and verified in a few seconds; the
+    schema changed afterwards (a migrate on SQLite) is refused, changing nothing."""
+    path = tmp_path / "live.sqlite3"
+    shutil.copy(demo_source, path)
+    path.chmod(0o600)
+    installed = capture(ansible, path)
+    assert installed.rc == 0, installed.result.get("msg")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE inventory_item SET name = substr(name, 1, 150) || ' (sold)', note = 'n' || id")
+    conn.execute("UPDATE inventory_event SET kind = 'moved'")
+    conn.execute("DELETE FROM inventory_item_tags")
+    conn.execute("INSERT INTO inventory_item_tags (item_id, tag_id) SELECT id, 1 + id % 25 FROM inventory_item "
+                 "WHERE id % 4 <> 0")
+    conn.execute("COMMIT")
+    changes = conn.execute("SELECT count(*) FROM (SELECT DISTINCT table_name, key FROM pgmigrate_change_log)"
+                           ).fetchone()[0]
+    assert changes >= 10000
+
+    dry = ansible.module("apply_changes", dict(demo_copy.params, source=str(path), after_seq=0), check=True)
+    assert dry.rc == 0 and dry.result["changes"] == changes and dry.result["changed"] is False
+
+    applied = ansible.module("apply_changes", dict(demo_copy.params, source=str(path), after_seq=0,
+                                                   expected_fingerprint=installed.result["schema_fingerprint"]))
+    assert applied.rc == 0, (applied.result.get("msg"), applied.result.get("problems"))
+    out = applied.result
+    print("apply_changes: %d keys in %.2f s, %d rows checked" % (out["changes"], out["seconds"], out["rows_checked"]))
+    assert out["changes"] == changes and out["counts"]["ok"] and out["seconds"] < 20
+    final = ansible.module("consistency_check", dict(demo_copy.params, source=str(path), checks=CHECKS))
+    assert final.rc == 0 and final.result["consistent"], final.result.get("problems")
+
+    conn.execute("ALTER TABLE inventory_tag ADD COLUMN colour varchar(10) NULL")  # a migrate on SQLite
+    conn.execute("UPDATE inventory_item SET name = 'after the migrate' WHERE id = 1")
+    conn.close()
+    refused = ansible.module("apply_changes", dict(demo_copy.params, source=str(path), after_seq=0,
+                                                   expected_fingerprint=installed.result["schema_fingerprint"]))
+    assert refused.rc != 0 and "migrate ran on SQLite" in refused.result["msg"], refused.result.get("msg")
+    assert refused.result["changed"] is False
+    assert demo_copy.scalar("SELECT name FROM inventory_item WHERE id = 1") != "after the migrate"
