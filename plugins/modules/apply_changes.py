@@ -194,7 +194,7 @@ def argument_spec():
         expected_fingerprint=dict(type="str"),
         include_tables=dict(type="list", elements="str", default=[]),
         exclude_tables=dict(type="list", elements="str", default=["django_migrations"]),
-        batch_keys=dict(type="int", default=5000),
+        batch_keys=dict(type="int", default=5000, no_log=False),
         max_reported_mismatches=dict(type="int", default=10),
     )
     spec.update(django_values.argument_spec())

@@ -172,3 +172,16 @@ def test_watermark_of_a_snapshot(db, tmp_path):
     conn.execute("INSERT INTO parent (name) VALUES ('v')")
     conn.close()
     assert change_log.watermark(str(tmp_path / "snap.sqlite3")) == 1
+
+
+def test_a_held_write_lock_fails_clearly_and_changes_nothing(db):
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO parent (name) VALUES ('held')")
+    try:
+        with pytest.raises(ModuleError, match="busy_timeout"):
+            run(db, busy_timeout=0)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not [row for row in master(db) if row[1].startswith("pgmigrate")]
