@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import sqlite3
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import sqlite_source, table_selection
@@ -49,6 +50,12 @@ def open_live(path, busy_timeout):
     """The live SQLite file for writing (never created); waits up to BUSY_TIMEOUT seconds for the app's
     writers. Autocommit mode: transactions are begun explicitly."""
     sqlite_source.check_source_file(path)
+    owner = os.stat(path).st_uid
+    if owner != os.geteuid():
+        raise CaptureError("SQLite file %s belongs to %s but this task runs as %s: the journal files SQLite makes while "
+                           "writing would belong to the wrong user, and the app could no longer write. Run the task as "
+                           "the file's owner (become_user: %s); nothing was changed"
+                           % (path, _user(owner), _user(os.geteuid()), _user(owner)))
     if not os.access(path, os.W_OK) or not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
         raise CaptureError("SQLite file %s (or its directory, for the journal) is not writable by this user: run "
                            "the task as the app's user (become_user)" % path)
@@ -58,6 +65,13 @@ def open_live(path, busy_timeout):
     except sqlite3.DatabaseError as error:
         raise CaptureError("cannot open SQLite file %s: %s" % (path, error))
     return conn
+
+
+def _user(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "uid %d" % uid
 
 
 def fingerprint(conn):

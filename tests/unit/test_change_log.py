@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -184,4 +185,14 @@ def test_a_held_write_lock_fails_clearly_and_changes_nothing(db):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+    assert not [row for row in master(db) if row[1].startswith("pgmigrate")]
+
+
+def test_another_user_than_the_owner_is_refused(db):
+    os.chown(db, 4321, -1)
+    try:
+        with pytest.raises(ModuleError, match="belongs to uid 4321 but this task runs as"):
+            run(db)
+    finally:
+        os.chown(db, os.geteuid(), -1)
     assert not [row for row in master(db) if row[1].startswith("pgmigrate")]
