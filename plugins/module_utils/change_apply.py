@@ -69,10 +69,11 @@ def read_log(sconn, params, after):
         raise ModuleError("%s has no %s: install the capture with change_capture state=present before the "
                           "snapshot" % (params["source"], change_log.LOG_TABLE), changed=False)
     _count, top = change_log.log_state(sconn)
-    if top is not None and after > top:
+    top = top or 0
+    if after > top:
         raise ModuleError("the watermark %d is above the last seq %d of %s: the snapshot is not of this file, or the "
                           "capture was installed again after it" % (after, top, params["source"]), changed=False)
-    return current, top or 0, pending_by_table(sconn, after)
+    return current, top, pending_by_table(sconn, after)
 
 
 def run(params, check_mode=False):
@@ -91,6 +92,7 @@ def run(params, check_mode=False):
                       "django": django_values.summary(params), "decimal_rounded": {}, "problems": [],
                       "rows_checked": 0, "counts": {"ok": True, "tables": []}}
             if check_mode:
+                pending = selected(pending, params)
                 result.update(tables=[_entry(name, count) for name, count in sorted(pending.items())],
                               changes=sum(pending.values()))
             else:
@@ -104,6 +106,13 @@ def run(params, check_mode=False):
             _close_quietly(handle)
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
+
+
+def selected(pending, params):
+    """PENDING of the tables the selection options keep (check mode: names as SQLite spells them)."""
+    include, exclude = set(params["include_tables"]), set(params["exclude_tables"])
+    return dict((name, count) for name, count in pending.items()
+                if (not include or name in include) and name not in exclude)
 
 
 def _entry(name, changes):
