@@ -196,3 +196,20 @@ def test_another_user_than_the_owner_is_refused(db):
     finally:
         os.chown(db, os.geteuid(), -1)
     assert not [row for row in master(db) if row[1].startswith("pgmigrate")]
+
+
+def test_wal_file_with_an_open_reader(db):
+    app = sqlite3.connect(db, isolation_level=None)
+    assert app.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM parent").fetchone()  # a read transaction stays open meanwhile
+    try:
+        assert run(db, busy_timeout=2)["in_place"] is True
+        app.execute("UPDATE parent SET name = 'wal' WHERE id = 1")
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+        app.close()
+    assert log(db) == [("parent", "[1]", "U")]
+    assert run(db, state="absent")["changed"] is True
