@@ -60,8 +60,8 @@ class ChangedTable(object):
     def args(self):
         return (self.source, self.watermark)
 
-    def key_tuple(self, prefix=""):
-        names = ", ".join(prefix + quote_ident(name) for name in self.source_key)
+    def key_tuple(self):
+        names = ", ".join(quote_ident(name) for name in self.source_key)
         return "(%s)" % names
 
     def present_rows_from(self):
