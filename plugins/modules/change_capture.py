@@ -27,9 +27,9 @@ description:
 options:
   path:
     description:
-      - The app's live SQLite database file. It must exist and the module must run as its owner (the app's user,
-        C(become_user)), who can write it and its directory; any other user is refused, changing nothing, as the
-        journal files SQLite makes while writing would belong to that user.
+      - The app's live SQLite database file. It must exist and be writable by the user running the module (and its
+        directory, for SQLite's journal). Run as root, SQLite gives the journal and WAL files it creates the file's
+        owner, so the app can still write them.
     type: path
     required: true
   state:
