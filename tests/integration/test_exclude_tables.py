@@ -47,7 +47,9 @@ def cms(tmp_path, pg_target):
         "CREATE TABLE app_group (id serial PRIMARY KEY, name text NOT NULL);"
         "CREATE TABLE app_doc (id serial PRIMARY KEY, title text NOT NULL, group_id integer REFERENCES app_group (id));"
         # PostgreSQL's search index has other columns than SQLite's (NOT NULL, no default).
-        "CREATE TABLE search_index (id bigserial PRIMARY KEY, title text NOT NULL, body_text text NOT NULL);"
+        # (and a foreign key to a loaded table, which the load must empty all the same)
+        "CREATE TABLE search_index (id bigserial PRIMARY KEY, title text NOT NULL, body_text text NOT NULL,"
+        " group_id integer REFERENCES app_group (id));"
         # What the app's migrations made: a group, and the index row the app rebuilt.
         "INSERT INTO app_group (name) VALUES ('Migration-made editors');"
         "INSERT INTO search_index (title, body_text) VALUES ('rebuilt', 'by the app on PostgreSQL')")
@@ -97,6 +99,8 @@ def test_excluded_and_virtual_tables_through_every_module(ansible, cms, engine):
         (1, "Editors"), (2, "Moderators"), (3, "Readers")]
     assert target.query("SELECT id, title, body_text FROM search_index") == [
         (1, "rebuilt", "by the app on PostgreSQL")]
+    assert len(target.query("SELECT 1 FROM pg_constraint WHERE conrelid = 'search_index'::regclass"
+                            " AND contype = 'f' AND convalidated")) == 1
 
     if engine == "pgloader":
         return  # what follows reads the target only: once is enough
