@@ -62,11 +62,14 @@ def resolve_selection(source_tables, other_names, include, exclude, tolerated=DE
     (the defaults of exclude_tables) may be absent without an error.
     """
     known = set(source_tables) | set(other_names)
-    try:
-        for option, names in (("include_tables", include), ("exclude_tables", exclude)):
+    refused = []  # both options are checked: every unknown name is named at once
+    for option, names in (("include_tables", include), ("exclude_tables", exclude)):
+        try:
             table_selection.resolve(option, names, known, "the SQLite file with the target", tolerated)
-    except table_selection.SelectionError as error:
-        raise PreflightError(str(error))
+        except table_selection.SelectionError as error:
+            refused.append(str(error))
+    if refused:
+        raise PreflightError(" ".join(refused))
     included, excluded = [n for n in include or [] if n in known], sorted(set(exclude or []) & known)
     pairs = [(name, name) for name in source_tables]
     selected = [name for name, _same in table_selection.select(pairs, included, excluded)]
