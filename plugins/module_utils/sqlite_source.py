@@ -83,6 +83,8 @@ def list_tables(conn):
     for name, ddl in rows:
         if name.startswith("sqlite_"):
             skipped.append({"name": name, "reason": "SQLite internal table"})
+        elif name == "pgmigrate_change_log":  # change_capture's log (online strategy): never copied
+            skipped.append({"name": name, "reason": "pgmigrate change capture log (online strategy)"})
         elif name in virtual:
             skipped.append({"name": name, "reason": "virtual table (FTS/R*Tree): rebuild it in PostgreSQL"})
         elif any(name == base + suffix for base in virtual for suffix in SHADOW_SUFFIXES):

@@ -37,6 +37,15 @@ options:
       - Make a new copy even when the recorded one still matches.
     type: bool
     default: false
+  pages:
+    description:
+      - Pages copied per step of the backup API; V(-1) copies the whole database in one step, in one read
+        transaction.
+      - Use V(-1) while another process writes (the online strategy's snapshot): SQLite restarts a copy in steps
+        whenever another connection writes between two steps, so a busy app could keep it from ever finishing.
+        In WAL mode the app's writers go on meanwhile; in rollback-journal mode they wait for the copy.
+    type: int
+    default: 4096
 extends_documentation_fragment: [pgmigrate.django.attributes, ansible.builtin.files]
 attributes:
   check_mode:
@@ -162,13 +171,13 @@ def copy_is_current(path, dest, manifest, fingerprint):
             and recorded.get("dest_sha256") == sha256_of(dest))
 
 
-def online_copy(path, target):
+def online_copy(path, target, pages=4096):
     """Copy with the backup API (WAL included), then check the copy's integrity."""
     source = open_readonly(path)
     copy = sqlite3.connect(target)
     try:
-        # Pages in steps so a busy writer is not locked out for the whole copy.
-        source.backup(copy, pages=4096)
+        # In steps (a writer is not locked out for the whole copy), or in one (-1) while others write.
+        source.backup(copy, pages=pages)
         copy.commit()
         result = [row[0] for row in copy.execute("PRAGMA integrity_check")]
         # A self-contained file: the copy must not depend on a -wal file next to it.
@@ -185,7 +194,7 @@ def make_copy(module, path, dest):
     os.close(fd)
     os.chmod(tmp, 0o600)
     try:
-        integrity = online_copy(path, tmp)
+        integrity = online_copy(path, tmp, module.params["pages"])
         if integrity != ["ok"]:
             module.fail_json(msg="The copy of %s fails PRAGMA integrity_check: %s. The source is damaged or "
                                  "changed during the copy; nothing was replaced." % (path, "; ".join(integrity[:5])))
@@ -213,6 +222,7 @@ def main():
             path=dict(type="path", required=True),
             dest=dict(type="path", required=True),
             force=dict(type="bool", default=False),
+            pages=dict(type="int", default=4096),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

@@ -1,0 +1,213 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgmigrate.django contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: apply_changes
+short_description: Apply the changes captured in SQLite since a snapshot to its PostgreSQL copy, and verify them
+version_added: 0.2.0
+author:
+  - pgmigrate.django contributors (@pgmigrate)
+description:
+  - The downtime step of the online strategy. M(pgmigrate.django.change_capture) logged every changed key in
+    C(pgmigrate_change_log) of the live file; a snapshot of the file was loaded into PostgreSQL while the app
+    served. With the app stopped, this module re-reads from O(source) every distinct (table, key) logged
+    after the snapshot's watermark, and writes it to PostgreSQL, in ONE transaction with
+    C(SET CONSTRAINTS ALL DEFERRED); a row still in SQLite is upserted, a row gone is deleted.
+  - Values are converted exactly as the copy engine of M(pgmigrate.django.pgloader) converts them (the same
+    code, COPY into a temporary table), under the same session time zone (O(django)), and
+    O(decimal_overflow=round) rounds as the load does.
+  - A table without a primary key that changed (keys logged by C(rowid)) is re-copied whole (DELETE and COPY).
+  - Then, in the same transaction, every changed key is read again on both sides and compared with the
+    canonicalisation of M(pgmigrate.django.consistency_check), and every selected table's row count is compared.
+    A count that differs (an C(INSERT OR REPLACE) deleted a row without firing the delete trigger) makes the
+    module reconcile that table's key set (every key read on both sides in key order), then verify again.
+    Any difference left rolls everything back and fails with the first differences.
+  - Streams; memory does not grow with the number of changes or the size of a table. Only the row counts
+    read whole tables.
+  - O(source) is the app's live SQLite file holding C(pgmigrate_change_log), with the app stopped.
+  - Refuses, changing nothing, when the schema of O(source) is not O(expected_fingerprint) (a C(migrate) ran
+    on SQLite during the window).
+options:
+  snapshot:
+    description:
+      - The snapshot of O(source) that was loaded into PostgreSQL, taken after the capture was installed. Its own
+        C(max(seq)) of C(pgmigrate_change_log) is the watermark; the log entries above it are applied.
+      - Exactly one of O(snapshot) and O(after_seq).
+    type: path
+  after_seq:
+    description:
+      - The watermark as a number; entries with a greater C(seq) are applied.
+    type: int
+  expected_fingerprint:
+    description:
+      - The RV(pgmigrate.django.change_capture#module:schema_fingerprint) returned when the capture was installed.
+        When the schema of O(source) differs, nothing is applied and the task fails.
+    type: str
+  batch_keys:
+    description:
+      - Keys handled per round trip (COPY into the temporary tables, verification reads).
+    type: int
+    default: 5000
+  max_reported_mismatches:
+    description:
+      - How many differing rows are reported per table in RV(problems).
+    type: int
+    default: 10
+extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
+                                 pgmigrate.django.table_selection, pgmigrate.django.attributes,
+                                 pgmigrate.django.django_settings, pgmigrate.django.django_settings.policies]
+attributes:
+  check_mode:
+    support: full
+    details: Checks the fingerprint, reads the watermark and counts the pending changes per table; writes nothing.
+  diff_mode:
+    support: none
+notes:
+  - The role needs C(SELECT), C(INSERT), C(UPDATE), C(DELETE) on the tables and C(TEMPORARY) on the database;
+    the owner that ran the load will do.
+  - Sequences are not touched; run M(pgmigrate.django.reset_sequences) afterwards.
+  - Foreign keys are checked at commit when they are C(DEFERRABLE) (Django's are); others are checked per
+    statement, and an apply that meets one fails and rolls back.
+seealso:
+  - module: pgmigrate.django.change_capture
+  - module: pgmigrate.django.pgloader
+  - module: pgmigrate.django.consistency_check
+"""
+
+EXAMPLES = r"""
+- name: Apply what the app wrote during the window (the app is stopped)
+  pgmigrate.django.apply_changes:
+    source: /srv/app/db.sqlite3
+    snapshot: /var/backups/app/runs/20261203T1400/snapshot.sqlite3
+    expected_fingerprint: "{{ capture.schema_fingerprint }}"
+    django: "{{ app_settings }}"
+    login_host: db.example.com
+    login_user: app_owner
+    login_password: "{{ vault_app_owner_password }}"
+    login_db: app
+    ssl_mode: verify-full
+    ca_cert: /etc/ssl/certs/pgmigrate-ca.crt
+  register: applied
+"""
+
+RETURN = r"""
+tables:
+  description: Every selected table that had changes after the watermark, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The SQLite table.
+      type: str
+    changes:
+      description: Distinct keys logged after the watermark (in check mode, the only key).
+      type: int
+    upserted:
+      description: Rows written (inserted or updated).
+      type: int
+    deleted:
+      description: Rows deleted (keys SQLite no longer has).
+      type: int
+    recopied:
+      description: Rows copied when the table was re-copied whole (0 otherwise).
+      type: int
+    reconciled:
+      description: Rows deleted or written by the key-set reconciliation after a count difference (0 mostly).
+      type: int
+    verified:
+      description: Rows compared on both sides after the apply.
+      type: int
+  sample:
+    - {name: inventory_item, changes: 120, upserted: 117, deleted: 3, recopied: 0, reconciled: 0, verified: 117}
+changes:
+  description: Distinct (table, key) pairs logged after the watermark in the selected tables.
+  returned: always
+  type: int
+  sample: 1204
+watermark:
+  description: The C(seq) after which entries were applied.
+  returned: always
+  type: int
+  sample: 88
+max_seq:
+  description: The last C(seq) in the change log of O(source).
+  returned: always
+  type: int
+  sample: 1292
+rows_checked:
+  description: Rows compared after the apply (changed keys and re-copied tables).
+  returned: always
+  type: int
+  sample: 1201
+counts:
+  description: C(ok) (every selected table has as many rows on both sides) and C(tables) (those that differ, with
+    C(name), C(source_rows), C(target_rows)).
+  returned: always
+  type: dict
+  sample: {ok: true, tables: []}
+problems:
+  description: Every difference left after the apply, one line each (empty on success).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+schema_fingerprint:
+  description: The schema fingerprint of O(source) now.
+  returned: always
+  type: str
+  sample: 5b1c0e6f9a3d4e2b8c7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c
+decimal_rounded:
+  description: With O(decimal_overflow=round), per table, how many applied values were rounded as Django rounds them.
+  returned: always
+  type: dict
+  sample: {}
+django:
+  description: The settings of O(django) honoured (empty without it).
+  returned: always
+  type: dict
+  sample: {}
+seconds:
+  description: Seconds the whole apply took.
+  returned: always
+  type: float
+  sample: 1.7
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgmigrate.django.plugins.module_utils import change_apply, django_values
+from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import postgres_argument_spec, run_task
+
+
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
+        source=dict(type="path", required=True),
+        schema=dict(type="str", default="public"),
+        snapshot=dict(type="path"),
+        after_seq=dict(type="int"),
+        expected_fingerprint=dict(type="str"),
+        include_tables=dict(type="list", elements="str", default=[]),
+        exclude_tables=dict(type="list", elements="str", default=["django_migrations"]),
+        batch_keys=dict(type="int", default=5000),
+        max_reported_mismatches=dict(type="int", default=10),
+    )
+    spec.update(django_values.argument_spec())
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("snapshot", "after_seq")],
+                           required_one_of=[("snapshot", "after_seq")])
+    result = run_task(module, change_apply.run, module.params, module.check_mode)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
