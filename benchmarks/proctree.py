@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 
-# Task names of migrate.yml (prefixes) -> the module the task runs.
+# Parts of task names of migrate.yml -> the module the task runs (the first that matches).
 MODULE_TASKS = (
     ("Scan the source", "preflight"),
     ("Back up the SQLite database", "sqlite_backup"),
@@ -19,6 +19,15 @@ MODULE_TASKS = (
     ("Bring every sequence", "reset_sequences"),
     ("Compare source and target", "consistency_check"),
     ("Wait until no process holds the SQLite database", "wait_file_closed"),
+    # The online strategy.
+    ("Install the change capture", "change_capture"),
+    ("Name the limits of the change capture", "change_capture"),
+    ("Remove the change capture from", "change_capture"),
+    ("Snapshot the live SQLite file", "sqlite_backup"),
+    ("Load the snapshot", "pgloader (module)"),
+    ("Compare the snapshot and PostgreSQL", "consistency_check"),
+    ("Compare every row", "consistency_check"),
+    ("changes captured", "apply_changes"),
 )
 
 

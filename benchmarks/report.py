@@ -55,6 +55,7 @@ def summarize_migration(entries, pgloader_seconds):
     row["items_verified"] = sum(w["items_checked"] for w in writers) if writers else None
     row["writes_in_doubt"] = sum(w["in_doubt"] for w in writers) if writers else None
     row["writer_latency_max"] = max(w["latency_max_s"] for w in writers) if writers else None
+    row["downtime_tasks"] = entries[-1].get("downtime_tasks", [])  # one repeat's: names repeat across roles
     row["vs_pgloader"] = ratio(row["downtime_seconds"], pgloader_seconds)
     row["check_vs_load"] = ratio(row["phases"].get("verify"), row["phases"].get("load"))
     return row
@@ -197,13 +198,40 @@ def detail_table(summary):
     return lines
 
 
+def downtime_tasks_table(summary):
+    """Where the downtime goes: each task of 0.2 s or more (profile_tasks), per strategy/engine and size."""
+    columns = [(rows, label) for rows, row in sorted(summary.items()) for label in row["migrations"]]
+    seconds, order = {}, []
+    for column in columns:
+        mig = summary[column[0]]["migrations"][column[1]]
+        for task, value in mig["downtime_tasks"]:
+            name = task.split(" : ", 1)[-1]
+            if name not in order:
+                order.append(name)
+            seconds[(name, column)] = seconds.get((name, column), 0.0) + value
+    lines = ["| task in the downtime (0.2 s or more; one repeat) | %s |" % " | ".join(
+        "%s %d rows" % (label, rows) for rows, label in columns), "|---|" + "---:|" * len(columns)]
+    for name in order:
+        lines.append("| %s | %s |" % (name.replace("|", "/"), " | ".join(fmt(seconds.get((name, c)), 2) for c in columns)))
+    rest = []
+    for rows, label in columns:
+        mig = summary[rows]["migrations"][label]
+        listed = sum(value for _task, value in mig["downtime_tasks"])
+        rest.append(None if mig["downtime_seconds"] is None else mig["downtime_seconds"] - listed)
+    lines.append("| every other task (under 0.2 s each) and Ansible between tasks | %s |" % " | ".join(
+        fmt(value, 2) for value in rest))
+    lines.append("| **downtime** | %s |" % " | ".join(
+        fmt(summary[rows]["migrations"][label]["downtime_seconds"]) for rows, label in columns))
+    return lines
+
+
 def markdown(summary, meta):
     lines = ["Run %s on %s (%d cores, %s); load average (uptime) at start %s, at end %s; median of %s "
              "repeat(s); writer load %s writes/s; wall time %s s." % (
                  meta["started"], meta["host"], meta["cpus"], meta["platform"], meta["load_average_start"],
                  meta.get("load_average_end", "-"), meta["repeat"], meta["writer_rate"], meta.get("wall_seconds", "-")),
              ""]
-    lines += main_table(summary) + [""] + detail_table(summary)
+    lines += main_table(summary) + [""] + detail_table(summary) + [""] + downtime_tasks_table(summary)
     lines += ["", "| target | rows | measured | target | met |", "|---|---:|---:|---|---|"]
     for title, rows, value, limit, met in migration_verdicts(summary) + check_verdicts(summary):
         lines.append("| %s | %d | %s | %s | %s |" % (title, rows, fmt(value, 2), limit,

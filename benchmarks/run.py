@@ -135,8 +135,9 @@ def main():
     for rows in options.rows:
         started = time.monotonic()
         sources[rows] = make_source(rows, options.workdir)
-        print("source %d rows: %s (%.1f MB, %.0f s)" % (rows, sources[rows], sources[rows].stat().st_size / 1048576.0,
-                                                         time.monotonic() - started), flush=True)
+        size_mb = sources[rows].stat().st_size / 1048576.0
+        print("source %d rows: %s (%.1f MB, %.0f s)" % (rows, sources[rows], size_mb, time.monotonic() - started),
+              flush=True)
     runs = [one_round(rows, sources[rows], repeat, options)
             for repeat in range(options.repeat) for rows in options.rows]
     meta.update(load_average_end=load_average(), wall_seconds=round(time.monotonic() - began))
