@@ -123,14 +123,16 @@ def writer_outcome(writer, site):
 
 def measurements(report, wall, peaks, text):
     modules = {k[len("module "):]: round(v, 1) for k, v in peaks.items() if k.startswith("module ")}
+    online = report.get("strategy") == "online"
     return {
         "downtime_tasks": downtime_tasks(text),
         "seconds": round(wall, 2),
         "downtime_seconds": float(report["downtime_seconds"]),
         "phases_seconds": {k: float(v) for k, v in report["phases_seconds"].items()},
         "strategy": report.get("strategy", "offline"),
-        "online_window_seconds": number(report.get("online_window_seconds")),
-        "changes_applied": number(report.get("changes_applied")),
+        # Offline runs report 0 for both: shown as "-", there is no window.
+        "online_window_seconds": number(report.get("online_window_seconds")) if online else None,
+        "changes_applied": number(report.get("changes_applied")) if online else None,
         "rows_loaded": int(report["rows"]),
         "peak_rss_mb": {k: round(v, 1) for k, v in sorted(peaks.items())},
         "modules_peak_rss_mb": modules,
