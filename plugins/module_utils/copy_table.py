@@ -178,9 +178,14 @@ class TableCopy(object):
             self.newline = b"\n"
         self.key, self.key_name = sqlite_source.row_key(entry["source_columns"])
         table = quote_ident(self.source)
-        self.select = "SELECT %s FROM %s" % (", ".join(parts), table)
+        self.parts = parts
+        self.select = self.select_from(table)
         self.key_select = "SELECT %s, %s FROM %s" % (self.key, ", ".join(parts), table)
         self.key_select_plain = "SELECT NULL, %s FROM %s" % (", ".join(parts), table)
+
+    def select_from(self, source_sql):
+        """The line SELECT over SOURCE_SQL (the table, or the table with a WHERE: apply_changes reads some keys)."""
+        return "SELECT %s FROM %s" % (", ".join(self.parts), source_sql)
 
     def copy_statement(self):
         return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(

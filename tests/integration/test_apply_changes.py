@@ -1,0 +1,220 @@
+"""The online strategy's modules end to end, on a real SQLite file written by another process and a
+real PostgreSQL: change_capture while the writer runs, a snapshot by sqlite_backup, the snapshot
+loaded by the pgloader module (engine copy), more writes, the writer stopped, apply_changes, and
+consistency_check finding PostgreSQL equal to SQLite row for row.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+WRITER = Path(__file__).resolve().parent / "online_writer.py"
+CHECKS = ["tables", "columns", "row_counts", "content", "foreign_keys"]
+
+# Tables the demo lacks, in both databases: SQLite-level cascades, a keyless and a WITHOUT ROWID table.
+SQLITE_EXTRA = """
+CREATE TABLE online_parent (id integer NOT NULL PRIMARY KEY AUTOINCREMENT, name varchar(50) NOT NULL UNIQUE);
+CREATE TABLE online_child (id integer NOT NULL PRIMARY KEY AUTOINCREMENT, note text NOT NULL,
+  parent_id bigint NOT NULL REFERENCES online_parent (id) ON DELETE CASCADE ON UPDATE CASCADE);
+CREATE INDEX online_child_parent ON online_child (parent_id);
+CREATE TABLE online_log (msg text, n integer);
+CREATE TABLE online_pair (a text NOT NULL, b integer NOT NULL, v text, PRIMARY KEY (a, b)) WITHOUT ROWID;
+INSERT INTO online_parent (name) VALUES ('first'), ('second'), ('third');
+INSERT INTO online_child (note, parent_id) VALUES ('a', 1), ('b', 1), ('c', 2);
+INSERT INTO online_log VALUES ('hello', 1), ('hello', 1);
+INSERT INTO online_pair VALUES ('k1', 0, 'x');
+"""
+PG_EXTRA = """
+CREATE TABLE online_parent (id bigint PRIMARY KEY, name varchar(50) NOT NULL UNIQUE);
+CREATE TABLE online_child (id bigint PRIMARY KEY, note text NOT NULL,
+  parent_id bigint NOT NULL REFERENCES online_parent (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX ON online_child (parent_id);
+CREATE TABLE online_log (msg text, n integer);
+CREATE TABLE online_pair (a text COLLATE "C" NOT NULL, b integer NOT NULL, v text, PRIMARY KEY (a, b));
+"""
+
+
+class Writer(object):
+    """online_writer.py in its own process, stopped by a file."""
+
+    def __init__(self, db, workdir, seed):
+        self.stop_file, self.report = workdir / ("stop-%d" % seed), workdir / ("report-%d.json" % seed)
+        self.proc = subprocess.Popen([sys.executable, str(WRITER), str(db), str(self.stop_file), str(self.report),
+                                      str(seed), "120"])
+
+    def stop(self):
+        self.stop_file.write_text("")
+        assert self.proc.wait(timeout=60) == 0, "the writer failed"
+        return json.loads(self.report.read_text())
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def live(demo_source, tmp_path):
+    """A writable copy of the demo file plus the online_* tables (the 'app's live file')."""
+    path = tmp_path / "live.sqlite3"
+    shutil.copy(demo_source, path)
+    path.chmod(0o600)
+    conn = sqlite3.connect(path)
+    conn.executescript(SQLITE_EXTRA)
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def online_copy(demo_copy):
+    conn = demo_copy.connect()
+    with conn.cursor() as cur:
+        cur.execute(PG_EXTRA)
+    conn.commit()
+    conn.close()
+    return demo_copy
+
+
+def dump(path):
+    """Every app row and every schema entry but the capture's own (what `absent` must leave as it was)."""
+    conn = sqlite3.connect(path)
+    try:
+        return [line for line in conn.iterdump() if "pgmigrate_" not in line]
+    finally:
+        conn.close()
+
+
+def capture(ansible, path, state="present", check=False, diff=False):
+    return ansible.module("change_capture", {"path": str(path), "state": state}, check=check, diff=diff)
+
+
+def apply(ansible, target, live, snapshot, check=False, **extra):
+    args = dict(target.params, source=str(live), snapshot=str(snapshot))
+    args.update(extra)
+    return ansible.module("apply_changes", args, check=check)
+
+
+def test_online_window_applied_row_for_row(ansible, live, online_copy, tmp_path):
+    before = dump(live)
+    writer = Writer(live, tmp_path, seed=15)
+    try:
+        time.sleep(0.5)
+        preflight = capture(ansible, live, check=True)
+        assert preflight.rc == 0 and preflight.result["changed"] is True, preflight.output[-3000:]
+        assert preflight.result["log_table"] is True and preflight.result["in_place"] is True  # would be
+        limits = {(l["table"], l["limit"]) for l in preflight.result["limits"]}
+        assert ("inventory_item_tags", "replace_deletes_without_trigger") in limits
+        assert ("online_log", "no_primary_key") in limits and ("online_pair", "without_rowid") in limits
+        assert (None, "change_log_growth") in limits
+        kinds = {t["name"]: t["key_kind"] for t in preflight.result["tables"]}
+        assert kinds["online_log"] == "rowid" and kinds["inventory_item"] == "pk"
+        assert "django_migrations" not in kinds and "pgmigrate_change_log" not in kinds
+        with sqlite3.connect(live) as conn:
+            assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name LIKE 'pgmigrate%'").fetchall()
+
+        installed = capture(ansible, live)
+        assert installed.rc == 0 and installed.result["changed"] is True, installed.output[-3000:]
+        assert installed.result["schema_fingerprint"] == preflight.result["schema_fingerprint"]
+        again = capture(ansible, live)
+        assert again.rc == 0 and again.result["changed"] is False and again.result["executed_statements"] == []
+        time.sleep(1.0)
+
+        snapshot = tmp_path / "snapshot.sqlite3"
+        backup = ansible.module("sqlite_backup", {"path": str(live), "dest": str(snapshot)})
+        assert backup.rc == 0, backup.output[-3000:]
+        load = ansible.module("pgloader", dict(online_copy.params, source=str(snapshot), engine="copy",
+                                               truncate=True))
+        assert load.rc == 0, load.result.get("msg")
+        assert "pgmigrate_change_log" not in {t["name"] for t in load.result["tables"]}
+        check = ansible.module("consistency_check", dict(online_copy.params, source=str(snapshot), checks=CHECKS))
+        assert check.rc == 0 and check.result["consistent"], check.result.get("problems")
+        time.sleep(1.0)
+    finally:
+        done = writer.stop()
+    assert sum(done.values()) > 50 and done.get("m2m_replace") and done.get("primary_key_change"), done
+
+    status = capture(ansible, live, state="status")
+    assert status.rc == 0 and status.result["in_place"] is True and status.result["pending_changes"] > 50
+
+    dry = apply(ansible, online_copy, live, snapshot, check=True)
+    assert dry.rc == 0 and dry.result["changed"] is False and dry.result["changes"] > 0, dry.output[-3000:]
+    assert ansible.module("consistency_check", dict(online_copy.params, source=str(snapshot), checks=CHECKS)).rc == 0
+
+    applied = apply(ansible, online_copy, live, snapshot, expected_fingerprint=installed.result["schema_fingerprint"])
+    assert applied.rc == 0, (applied.result.get("msg"), applied.result.get("problems"))
+    out = applied.result
+    assert out["changed"] is True and out["counts"]["ok"] is True and out["problems"] == []
+    assert online_copy.password not in applied.output
+    tables = {t["name"]: t for t in out["tables"]}
+    assert tables["online_log"]["recopied"] == sqlite3.connect(live).execute(
+        "SELECT count(*) FROM online_log").fetchone()[0]
+    assert tables["inventory_item"]["upserted"] > 0 and out["rows_checked"] > 0
+
+    print(json.dumps(out["tables"]))
+    final = ansible.module("consistency_check", dict(online_copy.params, source=str(live), checks=CHECKS))
+    assert final.rc == 0 and final.result["consistent"], final.result.get("problems")
+
+    rerun = apply(ansible, online_copy, live, snapshot)
+    assert rerun.rc == 0 and rerun.result["changed"] is False, rerun.result["tables"]
+
+    with_capture = dump(live)
+    removed = capture(ansible, live, state="absent", diff=True)
+    assert removed.rc == 0 and removed.result["changed"] is True
+    assert removed.result["schema_fingerprint"] == installed.result["schema_fingerprint"]
+    assert dump(live) == with_capture and len(before) > 0
+    with sqlite3.connect(live) as conn:
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name LIKE 'pgmigrate%'").fetchall()
+        assert not conn.execute("SELECT 1 FROM sqlite_sequence WHERE name LIKE 'pgmigrate%'").fetchall()
+    assert capture(ansible, live, state="absent").result["changed"] is False
+
+
+def test_ten_thousand_changed_keys_in_seconds(ansible, demo_source, demo_copy, tmp_path):
+    """1e4 distinct changed keys (updates, deletes, inserts) applied and verified in a few seconds; the
+    schema changed afterwards (a migrate on SQLite) is refused, changing nothing."""
+    path = tmp_path / "live.sqlite3"
+    shutil.copy(demo_source, path)
+    path.chmod(0o600)
+    installed = capture(ansible, path)
+    assert installed.rc == 0, installed.result.get("msg")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE inventory_item SET name = substr(name, 1, 150) || ' (sold)', note = 'n' || id")
+    conn.execute("UPDATE inventory_event SET kind = 'moved'")
+    conn.execute("DELETE FROM inventory_item_tags")
+    conn.execute("INSERT INTO inventory_item_tags (item_id, tag_id) SELECT id, 1 + id % 25 FROM inventory_item "
+                 "WHERE id % 4 <> 0")
+    conn.execute("COMMIT")
+    changes = conn.execute("SELECT count(*) FROM (SELECT DISTINCT table_name, key FROM pgmigrate_change_log)"
+                           ).fetchone()[0]
+    assert changes >= 10000
+
+    dry = ansible.module("apply_changes", dict(demo_copy.params, source=str(path), after_seq=0), check=True)
+    assert dry.rc == 0 and dry.result["changes"] == changes and dry.result["changed"] is False
+
+    applied = ansible.module("apply_changes", dict(demo_copy.params, source=str(path), after_seq=0,
+                                                   expected_fingerprint=installed.result["schema_fingerprint"]))
+    assert applied.rc == 0, (applied.result.get("msg"), applied.result.get("problems"))
+    out = applied.result
+    print("apply_changes: %d keys in %.2f s, %d rows checked" % (out["changes"], out["seconds"], out["rows_checked"]))
+    assert out["changes"] == changes and out["counts"]["ok"] and out["seconds"] < 20
+    final = ansible.module("consistency_check", dict(demo_copy.params, source=str(path), checks=CHECKS))
+    assert final.rc == 0 and final.result["consistent"], final.result.get("problems")
+
+    conn.execute("ALTER TABLE inventory_tag ADD COLUMN colour varchar(10) NULL")  # a migrate on SQLite
+    conn.execute("UPDATE inventory_item SET name = 'after the migrate' WHERE id = 1")
+    conn.close()
+    refused = ansible.module("apply_changes", dict(demo_copy.params, source=str(path), after_seq=0,
+                                                   expected_fingerprint=installed.result["schema_fingerprint"]))
+    assert refused.rc != 0 and "migrate ran on SQLite" in refused.result["msg"], refused.result.get("msg")
+    assert refused.result["changed"] is False
+    assert demo_copy.scalar("SELECT name FROM inventory_item WHERE id = 1") != "after the migrate"
