@@ -14,5 +14,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/items/", inventory_views.items_collection, name="item-list"),
     path("api/items/<int:pk>/", inventory_views.item_detail, name="item-detail"),
+    path("api/items/<int:pk>/events/", inventory_views.item_events, name="item-events"),
     path("admin/", admin.site.urls),
 ]

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime, parse_duration
 from django.utils.duration import duration_iso_string
 from django.views.decorators.csrf import csrf_exempt
 
-from inventory.models import Category, Item, Tag
+from inventory.models import Category, Event, Item, Tag
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -335,5 +335,29 @@ def item_detail(request, pk):
         tag_names = _apply(item, _read_json(request), partial=request.method == "PATCH")
         _save(item, tag_names)
         return JsonResponse(item_to_dict(_load(item.pk)))
+    except ApiError as exc:
+        return _error_response(exc)
+
+
+@csrf_exempt
+def item_events(request, pk):
+    """POST: record an event of one item (``kind``, optional JSON ``payload``); events go with their
+    item when it is deleted (CASCADE). GET: the item's events."""
+    try:
+        if request.method not in ("GET", "POST"):
+            raise ApiError(f"method {request.method} not allowed", status=405, allow="GET, POST")
+        item = _load(pk)
+        if request.method == "GET":
+            events = item.events.order_by("id")
+            return JsonResponse({"results": [{"id": e.id, "kind": e.kind, "payload": e.payload} for e in events]})
+        data = _read_json(request)
+        unknown = sorted(set(data) - {"kind", "payload"})
+        if unknown:
+            raise ApiError(f"unknown field(s): {', '.join(unknown)}")
+        kind = _string(data.get("kind"), "kind")
+        if not 0 < len(kind) <= Event._meta.get_field("kind").max_length:
+            raise ApiError("kind must be 1 to 20 characters")
+        event = Event.objects.create(item=item, kind=kind, payload=_json(data.get("payload"), "payload"))
+        return JsonResponse({"id": event.id, "item": item.pk, "kind": event.kind, "payload": event.payload}, status=201)
     except ApiError as exc:
         return _error_response(exc)
