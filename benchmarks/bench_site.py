@@ -117,7 +117,7 @@ def writer_outcome(writer, site):
     """The writer's numbers, after checking that it ran until the stop and lost nothing."""
     writer.halt()  # it ended at the stop already; halting a finished thread is a no-op
     summary = writer.summary()
-    if writer.stopped_by != "no answer (the stop)":
+    if writer.stopped_by != "refused (the stop)":
         raise SystemExit("the writer load never saw the app stop (%s): %s" % (writer.stopped_by, summary))
     summary.update(verify(site.base_url, writer.log_path))
     if health(site.url).get("vendor") != "postgresql":

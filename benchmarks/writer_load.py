@@ -4,13 +4,15 @@
 /api/items/`, `PATCH` and `DELETE /api/items/<id>/`), about RATE writes a second: inserts with
 tags (m2m rows), updates of its own rows and of rows that were in the file before (already in
 the snapshot), deletes of both (a pre-existing item takes its events, stock level and tag links
-with it: CASCADE). It runs until the app stops answering (the stop of the migration), or until it
-is halted, or for at most MAX_SECONDS.
+with it: CASCADE). It runs until nothing listens on the app's port any more (the stop of the
+migration: connection refused), or until it is halted, or for at most MAX_SECONDS.
 
-Every write the app ACKNOWLEDGED (a 2xx answer; the answer holds the stored item) goes to the log
-file as one JSON line. A write that got no answer, or a 5xx, may or may not have been committed:
-it is logged as in doubt and its row is left out of the check (at most the request in flight at
-the stop). `verify()` then reads every touched item back through the app, which must serve from
+Every write goes to the log file as one JSON line; a write the app ACKNOWLEDGED (a 2xx answer,
+which holds the stored item) is marked so. A write that timed out, was cut off or got a 5xx (e.g.
+"database is locked" while something holds a long read transaction on a rollback-journal file)
+may or may not have been committed: it is logged as in doubt, its item is never touched again and
+is left out of the check. `longest_gap_s` is the longest time without an acknowledged write while
+the app was up: how long it could not write. `verify()` then reads every touched item back through the app, which must serve from
 PostgreSQL by then: an acknowledged insert or update must be there with the acknowledged values, an
 acknowledged delete must be gone.
 """
@@ -31,10 +33,12 @@ TAG_NAMES = ("bench-neu", "bench-ü", "bench-🔥", "bench-x")
 # op -> share of the writes; update/delete pick their own rows or pre-existing ones half and half.
 MIX = (("insert", 0.5), ("update", 0.3), ("delete", 0.2))
 TIMEOUT = 10.0
+REFUSED = 0  # the status of a request nobody listened to
 
 
 def request(method, url, body=None, timeout=TIMEOUT):
-    """(status, parsed JSON or None); status None when the app did not answer at all."""
+    """(status, parsed JSON or None); status None when the app did not answer at all, REFUSED when
+    nothing listens on its port any more (the stop)."""
     data = None if body is None else json.dumps(body).encode("utf-8")
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
@@ -42,8 +46,9 @@ def request(method, url, body=None, timeout=TIMEOUT):
             status, text = answer.status, answer.read()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read()
-    except (OSError, ValueError):  # refused, reset, timed out, a broken answer
-        return None, None
+    except (OSError, ValueError) as error:  # refused, reset, timed out, a broken answer
+        refused = isinstance(getattr(error, "reason", error), ConnectionRefusedError)
+        return (REFUSED if refused else None), None
     try:
         return status, json.loads(text) if text else None
     except ValueError:
@@ -61,7 +66,8 @@ class WriterLoad(threading.Thread):
         self.max_seconds = max_seconds
         self.random = random.Random(seed)
         self.tag = "%x" % int(time.time())
-        self.acked = self.in_doubt = self.rejected = 0
+        self.acked = self.in_doubt = self.rejected = self.server_errors = 0
+        self.longest_gap = 0.0  # seconds without an acknowledged write while the app was up
         self.latencies = []
         self.started_at = self.last_ack_at = self.stopped_at = None
         self.stopped_by = None
@@ -90,7 +96,7 @@ class WriterLoad(threading.Thread):
                     break
                 seq += 1
                 if not self.write_one(seq, log):
-                    self.stopped_by = "no answer (the stop)"
+                    self.stopped_by = "refused (the stop)"
                     break
                 tick = max(tick + 1.0 / self.rate, time.monotonic())
                 self._halt.wait(max(0.0, tick - time.monotonic()))
@@ -99,13 +105,15 @@ class WriterLoad(threading.Thread):
         self.first_ack.set()  # nobody waits forever for a writer that ended before its first write
 
     def write_one(self, seq, log):
-        """One write and its log line; False when the app did not answer (the loop ends)."""
+        """One write and its log line; False when nothing listens on the app's port any more (the stop)."""
         op, item_id, method, path, body = self.next_write(seq)
         started = time.monotonic()
         status, answer = request(method, self.base_url + path, body)
         self.latencies.append(time.monotonic() - started)
         entry = {"seq": seq, "t": round(time.time(), 3), "op": op, "id": item_id, "status": status}
-        if status is not None and 200 <= status < 300:
+        if status == REFUSED:
+            entry.update(ack=False, refused=True)
+        elif status is not None and 200 <= status < 300:
             entry["ack"] = True
             if op == "insert":
                 item_id = entry["id"] = answer["id"]
@@ -113,13 +121,13 @@ class WriterLoad(threading.Thread):
             entry["item"] = answer if op != "delete" else None
             if op == "delete":
                 self._gone.add(item_id)
-            self.acked += 1
-            self.last_ack_at = entry["t"]
-            self.first_ack.set()
+            self.acknowledged(entry["t"])
         elif status is None or status >= 500:
-            entry.update(ack=False, sent=body)
+            # Timed out, cut off or a server error: maybe committed, maybe not.
+            entry.update(ack=False, sent=body, answer=answer)
             self._gone.add(item_id)  # its state is unknown: never touched again
             self.in_doubt += 1
+            self.server_errors += status is not None
         else:
             entry.update(ack=False, answer=answer)
             self.rejected += 1
@@ -127,7 +135,14 @@ class WriterLoad(threading.Thread):
                 self._gone.add(item_id)
         log.write(json.dumps(entry, ensure_ascii=False) + "\n")
         log.flush()
-        return status is not None
+        return status != REFUSED
+
+    def acknowledged(self, when):
+        if self.last_ack_at is not None:
+            self.longest_gap = max(self.longest_gap, when - self.last_ack_at)
+        self.acked += 1
+        self.last_ack_at = when
+        self.first_ack.set()
 
     def next_write(self, seq):
         """(op, item id or None, method, path, body) of write number SEQ."""
@@ -188,6 +203,7 @@ class WriterLoad(threading.Thread):
     def summary(self):
         lat = sorted(self.latencies) or [0.0]
         return {"rate_per_s": self.rate, "acked": self.acked, "in_doubt": self.in_doubt, "rejected": self.rejected,
+                "server_errors": self.server_errors, "longest_gap_s": round(self.longest_gap, 1),
                 "seconds": round((self.stopped_at or time.time()) - self.started_at, 1),
                 "stopped_by": self.stopped_by,
                 "latency_p50_s": round(lat[len(lat) // 2], 3), "latency_p99_s": round(lat[int(len(lat) * 0.99)], 3),
