@@ -77,6 +77,8 @@ def parse_options():
                         help="writes a second against the app until it stops; 0 for none (default 20)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    parser.add_argument("--pgloader-max-rows", type=row_count, default=10 ** 12,
+                        help="run raw pgloader (and the plain read) only up to this size (default: every size)")
     parser.add_argument("--dumpdata-max-rows", type=int, default=100000,
                         help="run dumpdata/loaddata only up to this size (default 100000: ~10 min at 1e6)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pgmigrate-bench",
@@ -102,7 +104,7 @@ def one_round(rows, source, repeat, options):
     """Every step at one size: {rows, migrations: {strategy/engine: ...}, pgloader, dumpdata}."""
     run = {"rows": rows, "repeat": repeat, "sqlite_mb": round(source.stat().st_size / 1048576.0, 1), "migrations": {}}
     todo = [("migrate", s, e) for s in options.strategy for e in options.engine] if "migrate" in options.steps else []
-    if "pgloader" in options.steps:
+    if "pgloader" in options.steps and rows <= options.pgloader_max_rows:
         todo.append(("pgloader", None, None))
     if "dumpdata" in options.steps and rows <= options.dumpdata_max_rows:
         todo.append(("dumpdata", None, None))
@@ -130,7 +132,8 @@ def main():
             "host": socket.gethostname(), "cpus": os.cpu_count(), "platform": platform.platform(terse=True),
             "load_average_start": load_average(), "repeat": options.repeat, "rows": options.rows,
             "strategy": options.strategy, "engine": options.engine, "steps": options.steps,
-            "writer_rate": options.writer_rate, "dumpdata_max_rows": options.dumpdata_max_rows}
+            "writer_rate": options.writer_rate, "dumpdata_max_rows": options.dumpdata_max_rows,
+            "pgloader_max_rows": options.pgloader_max_rows}
     sources = {}
     for rows in options.rows:
         started = time.monotonic()
