@@ -171,6 +171,9 @@ def test_too_many_pending_changes_are_refused_before_the_stop(site):
     assert run.rc != 0 and "more than pgmigrate_online_max_pending_changes=0" in run.output, run.output[-3000:]
     assert site.app_pid() == pid and capture_objects(site.sqlite) == []
     assert missing_writes(writer, sqlite_rows(site.sqlite)) == []
+    # The PostgreSQL .env was rendered ahead (-vvv --diff here): no password shown, none left behind.
+    assert_no_secret(site, run)
+    assert not list(site.backup_dir.glob("runs/*/env.postgresql"))
 
 
 def test_controller_killed_in_the_window_then_recovery_removes_the_capture(site):
