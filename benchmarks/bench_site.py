@@ -137,6 +137,9 @@ def measurements(report, wall, peaks, text):
         # Offline runs report 0 for both: shown as "-", there is no window.
         "online_window_seconds": number(report.get("online_window_seconds")) if online else None,
         "changes_applied": number(report.get("changes_applied")) if online else None,
+        # apply_changes' own seconds (the data work of the online downtime) and the parts of the window.
+        "apply_seconds": number(report.get("online", {}).get("apply_seconds")) if online else None,
+        "window_seconds": report.get("online", {}).get("window_seconds", {}) if online else {},
         "rows_loaded": int(report["rows"]),
         "peak_rss_mb": {k: round(v, 1) for k, v in sorted(peaks.items())},
         "modules_peak_rss_mb": modules,

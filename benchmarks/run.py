@@ -87,6 +87,7 @@ def parse_options():
     parser.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "downtime.png")
     parser.add_argument("--interval", type=float, default=0.1, help="process tree polling interval, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the demo site directories")
+    parser.add_argument("--from-json", type=Path, help="no measuring: the tables and the plot of a results-*.json")
     options = parser.parse_args()
     for name in ("rows", "strategy", "engine"):
         flat = []
@@ -123,10 +124,8 @@ def one_round(rows, source, repeat, options):
     return run
 
 
-def main():
-    options = parse_options()
-    options.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    options.results.mkdir(parents=True, exist_ok=True)
+def measure(options):
+    """Every round: (meta, runs)."""
     began = time.monotonic()
     meta = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "host": socket.gethostname(), "cpus": os.cpu_count(), "platform": platform.platform(terse=True),
@@ -144,16 +143,30 @@ def main():
     runs = [one_round(rows, sources[rows], repeat, options)
             for repeat in range(options.repeat) for rows in options.rows]
     meta.update(load_average_end=load_average(), wall_seconds=round(time.monotonic() - began))
+    return meta, runs
+
+
+def main():
+    options = parse_options()
+    options.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    options.results.mkdir(parents=True, exist_ok=True)
+    if options.from_json:
+        document = json.loads(options.from_json.read_text())
+        meta, runs = document["meta"], document["runs"]
+    else:
+        meta, runs = measure(options)
     summary = summarize(runs)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    document = {"meta": meta, "runs": runs, "summary": {str(k): v for k, v in summary.items()}}
-    (options.results / ("results-%s.json" % stamp)).write_text(json.dumps(document, indent=2) + "\n")
+    written = [options.results / "results.md", options.plot]
+    if not options.from_json:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        document = {"meta": meta, "runs": runs, "summary": {str(k): v for k, v in summary.items()}}
+        written.insert(0, options.results / ("results-%s.json" % stamp))
+        written[0].write_text(json.dumps(document, indent=2) + "\n")
     table = markdown(summary, meta)
     (options.results / "results.md").write_text(table)
     plot(summary, options.plot, subtitle=", %s" % meta["started"])
     print(table)
-    print("written: %s, %s, %s" % (options.results / ("results-%s.json" % stamp), options.results / "results.md",
-                                   options.plot))
+    print("written: %s" % ", ".join(str(path) for path in written))
 
 
 if __name__ == "__main__":
