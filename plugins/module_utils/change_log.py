@@ -47,7 +47,8 @@ def is_own_object(name):
 
 def open_live(path, busy_timeout):
     """The live SQLite file for writing (never created); waits up to BUSY_TIMEOUT seconds for the app's
-    writers. Autocommit mode: transactions are begun explicitly."""
+    writers. Autocommit mode: transactions are begun explicitly. Run as root, SQLite gives the journal and
+    WAL files it creates the database file's owner (measured with SQLite 3.40), so the app can still write."""
     sqlite_source.check_source_file(path)
     if not os.access(path, os.W_OK) or not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
         raise CaptureError("SQLite file %s (or its directory, for the journal) is not writable by this user: run "

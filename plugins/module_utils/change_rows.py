@@ -60,8 +60,8 @@ class ChangedTable(object):
     def args(self):
         return (self.source, self.watermark)
 
-    def key_tuple(self, prefix=""):
-        names = ", ".join(prefix + quote_ident(name) for name in self.source_key)
+    def key_tuple(self):
+        names = ", ".join(quote_ident(name) for name in self.source_key)
         return "(%s)" % names
 
     def present_rows_from(self):
@@ -106,14 +106,19 @@ class ChangedTable(object):
                                    for c in others),
                 sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in others),
                 sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in others))
-        return sql.SQL("INSERT INTO {} AS t ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
-            self.qualified(), self.columns_sql(columns), self.columns_sql(columns), sql.Identifier(ROWS_TEMP),
-            self.columns_sql(self.target_key), action)
+        return sql.SQL("INSERT INTO {} AS t ({}) {}SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+            self.qualified(), self.columns_sql(columns), self.overriding(), self.columns_sql(columns),
+            sql.Identifier(ROWS_TEMP), self.columns_sql(self.target_key), action)
+
+    def overriding(self):
+        """GENERATED ALWAYS identity columns take the SQLite value as the load gave it (COPY does)."""
+        always = [c for c in self.entry["target_columns"] if c.get("identity") == "a" and c["name"] in self.copy.columns]
+        return sql.SQL("OVERRIDING SYSTEM VALUE " if always else "")
 
     def insert(self):
         columns = self.columns_sql(self.copy.columns)
-        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            self.qualified(), columns, columns, sql.Identifier(ROWS_TEMP))
+        return sql.SQL("INSERT INTO {} ({}) {}SELECT {} FROM {}").format(
+            self.qualified(), columns, self.overriding(), columns, sql.Identifier(ROWS_TEMP))
 
     def _match(self):
         return sql.SQL(" AND ").join(sql.SQL("t.{} = k.{}").format(sql.Identifier(c), sql.Identifier(c))

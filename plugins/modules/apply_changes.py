@@ -20,11 +20,14 @@ description:
   - Values are converted exactly as the copy engine of M(pgmigrate.django.pgloader) converts them (the same
     code, COPY into a temporary table), under the same session time zone (O(django)), and
     O(decimal_overflow=round) rounds as the load does.
-  - A table without a primary key that changed (keys logged by C(rowid)) is re-copied whole (DELETE and COPY).
+  - A table without a primary key that changed (keys logged by C(rowid)) is compared whole, and re-copied whole
+    (DELETE and COPY) when it differs.
+  - Only rows that really differ are written, so a second run with the same log changes nothing.
   - Then, in the same transaction, every changed key is read again on both sides and compared with the
     canonicalisation of M(pgmigrate.django.consistency_check), and every selected table's row count is compared.
-    A count that differs (an C(INSERT OR REPLACE) deleted a row without firing the delete trigger) makes the
-    module reconcile that table's key set (every key read on both sides in key order), then verify again.
+    A count that differs, or an upsert that meets a unique conflict (an C(INSERT OR REPLACE) deleted a row
+    without firing the delete trigger), makes the module reconcile that table's key set (every SQLite key of the
+    table copied into a temporary table, the PostgreSQL rows beyond them deleted), then verify again.
     Any difference left rolls everything back and fails with the first differences.
   - Streams; memory does not grow with the number of changes or the size of a table. Only the row counts
     read whole tables.
@@ -49,7 +52,7 @@ options:
     type: str
   batch_keys:
     description:
-      - Keys handled per round trip (COPY into the temporary tables, verification reads).
+      - Rows fetched per round trip when the changed rows are read again on both sides for the verification.
     type: int
     default: 5000
   max_reported_mismatches:
@@ -194,7 +197,7 @@ def argument_spec():
         expected_fingerprint=dict(type="str"),
         include_tables=dict(type="list", elements="str", default=[]),
         exclude_tables=dict(type="list", elements="str", default=["django_migrations"]),
-        batch_keys=dict(type="int", default=5000),
+        batch_keys=dict(type="int", default=5000, no_log=False),
         max_reported_mismatches=dict(type="int", default=10),
     )
     spec.update(django_values.argument_spec())

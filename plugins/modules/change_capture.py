@@ -27,8 +27,9 @@ description:
 options:
   path:
     description:
-      - The app's live SQLite database file. It must exist and be writable by the user running the module
-        (and its directory, for SQLite's journal).
+      - The app's live SQLite database file. It must exist and be writable by the user running the module (and its
+        directory, for SQLite's journal). Run as root, SQLite gives the journal and WAL files it creates the file's
+        owner, so the app can still write them.
     type: path
     required: true
   state:
@@ -63,6 +64,9 @@ attributes:
     support: full
     details: The capture objects (log table and triggers) before and after.
 notes:
+  - V(present) and V(absent) take SQLite's write lock for a moment, like any writer of the app. In rollback-journal
+    mode, an app transaction that read before it writes may then fail with C(database is locked), as it would
+    against another writer; WAL mode or Django's C(transaction_mode) C(IMMEDIATE) avoid it.
   - The change log grows with every write to a captured table until the downtime; RV(pending_changes) of
     V(status) says how far.
   - The fingerprint leaves out C(sqlite_*) tables and the capture's own objects, so it is the same before

@@ -41,7 +41,7 @@ options:
     description:
       - Pages copied per step of the backup API; V(-1) copies the whole database in one step, in one read
         transaction.
-      - Use V(-1) while another process writes (the online strategy's snapshot): SQLite restarts a copy in steps
+      - Use V(-1) while another process writes (the online strategy's snapshot). SQLite restarts a copy in steps
         whenever another connection writes between two steps, so a busy app could keep it from ever finishing.
         In WAL mode the app's writers go on meanwhile; in rollback-journal mode they wait for the copy.
     type: int

@@ -6,6 +6,8 @@ import hashlib
 import json
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +90,33 @@ def test_backup_refuses_missing_or_foreign_source(ansible, tmp_path):
     result = ansible.module("sqlite_backup", {"path": str(text), "dest": str(tmp_path / "b")})
     assert result.failed and "not a SQLite 3 database" in result.result["msg"]
     assert not (tmp_path / "b").exists()
+
+
+WRITER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=WAL")
+while True:
+    conn.execute("INSERT INTO t (v) VALUES ('written during the copy')")
+    time.sleep(0.002)
+"""
+
+
+def test_one_step_copy_finishes_while_another_process_writes(ansible, tmp_path):
+    """pages=-1: one read transaction, so the writes of another process cannot restart the copy."""
+    path = tmp_path / "busy.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [("x" * 200,) for _ in range(200000)])
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])  # pylint: disable=consider-using-with
+    try:
+        copy = ansible.module("sqlite_backup", {"path": str(path), "dest": str(tmp_path / "copy.sqlite3"),
+                                                "pages": -1}, timeout=300)
+        assert writer.poll() is None, "the writer must have written throughout"
+    finally:
+        writer.kill()
+        writer.wait()
+    assert copy.rc == 0 and copy.result["integrity"] == "ok", copy.output[-2000:]
+    with sqlite3.connect(tmp_path / "copy.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] >= 200000
