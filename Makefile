@@ -97,8 +97,11 @@ molecule: venv docker
 	  $(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
+# BENCH_ARGS e.g. '--rows 1e5,1e6,1e7 --strategy online --engine copy' (benchmarks/README.md).
+BENCH_ARGS ?=
 bench: deps postgres
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 # Real third-party Django sites (examples/sites/README.md): each built on SQLite with its own
 # migrations and seed data, then served once on its front page. Skeleton: migrate.yml on them
