@@ -28,6 +28,8 @@ site=$here/$name
 . "$site/site.conf"
 work=${PGMIGRATE_SITES_DIR:-$repo/.cache/sites}/$name
 python=${PYTHON:-python3}
+# pip downloads and built wheels are kept between builds (and between CI runs that cache .cache/).
+export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$repo/.cache/pip}
 
 stop() {
     local pid_file=$work/run/gunicorn.pid
@@ -66,7 +68,7 @@ fi
 
 # 2. The code: a copy, so that nothing a migration writes next to it lands in the repository.
 mkdir -p "$work/app"
-(cd "$site" && tar --exclude=__pycache__ --exclude=site.conf -cf - .) | (cd "$work/app" && tar -xf -)
+(cd "$site" && tar --exclude=__pycache__ --exclude=site.conf --exclude=pgmigrate.yml -cf - .) | (cd "$work/app" && tar -xf -)
 
 # 3. The environment: SQLite until a migration rewrites DATABASE_URL.
 if [ ! -f "$work/site.env" ]; then
