@@ -11,8 +11,10 @@ class ModuleDocFragment:
 options:
   include_tables:
     description:
-      - Only these tables. An empty list means every table except O(exclude_tables) (SQLite internals,
-        virtual and shadow tables are never copied).
+      - Only these tables. An empty list means every table except O(exclude_tables).
+      - SQLite's own tables, virtual tables of any module (FTS3/4/5, R*Tree, ...) with their shadow tables, and
+        the collection's internal tables are never copied, compared or sequenced, whatever the selection; the
+        modules that read SQLite list them in C(skipped_tables).
       - Names are exact, case included, and each must exist (in the SQLite file or the target schema, as
         the module reads them); an unknown name fails the task, changing nothing, with the list of the
         tables that exist. The same rule holds for every module of the collection.
@@ -23,6 +25,8 @@ options:
     description:
       - Tables to leave out (exact names, each must exist, as for O(include_tables)); an excluded table is
         left out even when O(include_tables) names it.
+      - A table left out is not read, written, emptied, sequenced or compared; in PostgreSQL it stays as the
+        app's migrations (or the app, for a search index it rebuilds) made it.
       - V(django_migrations), where it is the default, may be absent (the target's own C(manage.py migrate)
         fills it).
     type: list

@@ -117,13 +117,17 @@ class Checker(object):
         """SQLite tables paired with target tables, as the table-selection rule selects them."""
         source_tables, skipped = list_tables(self.sqlite)
         target_tables = catalog.target_tables(self.cur, self.schema)
-        known, where = sorted(set(source_tables) | set(target_tables)), "the SQLite file with schema " + self.schema
+        known = sorted(set(source_tables) | set(target_tables) | set(item["name"] for item in skipped))
+        where = "the SQLite file with schema " + self.schema
         include = table_selection.resolve("include_tables", self.include, known, where)
         exclude = table_selection.resolve("exclude_tables", self.exclude, known, where, tolerated=DEFAULT_EXCLUDE)
         pairs, source_only, target_only = catalog.match_names(source_tables, target_tables)
         pairs = table_selection.select(pairs, include, exclude)
         source_only = [n for n, _n in table_selection.select([(n, n) for n in source_only], include, exclude)]
         target_only = [n for n, _n in table_selection.select([(n, n) for n in target_only], include, exclude)]
+        # A PostgreSQL table named like a SQLite virtual or shadow table is the app's own rebuild of it.
+        folded_skipped = {item["name"].lower() for item in skipped}
+        target_only = [n for n in target_only if n.lower() not in folded_skipped]
         if "tables" in self.checks:
             for name in source_only:
                 self.problems.append("table %s exists in SQLite but not in PostgreSQL schema %s" % (name, self.schema))

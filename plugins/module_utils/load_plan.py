@@ -42,7 +42,7 @@ def make_plan(params, sconn, cur):
                 integrity=params["integrity_check"] if params["preflight"] else "none",
                 target_must_be_empty=not params["truncate"], prefilled=params["prefilled_tables"],
                 django=params.get("django_values"), decimal_overflow=params["decimal_overflow"],
-                local_time_gap=params["local_time_gap"])
+                local_time_gap=params["local_time_gap"], engine=params["engine"])
             if not params["preflight"]:
                 plan["problems"] = [p for p in plan["problems"] if p["check"] in STRUCTURAL_CHECKS]
     plan["preflight_seconds"] = round(time.monotonic() - started, 3)
@@ -76,7 +76,7 @@ def plan_create_schema(params, sconn, cur):
     entries = synthetic_target(sconn, selected, identifiers)
     plan = {"tables": entries, "skipped": skipped, "excluded": excluded, "source_only": [], "target_only": [],
             "all_sqlite_tables": preflight_checks.sqlite_table_names(sconn), "problems": [], "warnings": [],
-            "target_nonempty": [], "identifiers": identifiers}
+            "target_nonempty": [], "target_rows": {}, "identifiers": identifiers}
     clash = sorted(e["target"] for e in entries if e["target"] in existing)
     if clash:
         plan["problems"].append(preflight_checks.problem(
@@ -90,7 +90,7 @@ def plan_create_schema(params, sconn, cur):
     plan["source_rows"] = {}
     for entry in entries:
         if params["preflight"]:
-            rows, found = preflight_checks.scan_table(sconn, entry)
+            rows, found = preflight_checks.scan_table(sconn, entry, engine=params["engine"])
             plan["problems"] += found
         else:
             rows = sqlite_source.count_rows(sconn, entry["source"])

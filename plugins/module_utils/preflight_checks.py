@@ -63,8 +63,8 @@ def resolve_selection(source_tables, other_names, include, exclude, tolerated=DE
     """
     known = set(source_tables) | set(other_names)
     try:
-        table_selection.resolve("include_tables/exclude_tables", list(include or []) + list(exclude or []), known,
-                                "the SQLite file with the target", tolerated)
+        for option, names in (("include_tables", include), ("exclude_tables", exclude)):
+            table_selection.resolve(option, names, known, "the SQLite file with the target", tolerated)
     except table_selection.SelectionError as error:
         raise PreflightError(str(error))
     included, excluded = [n for n in include or [] if n in known], sorted(set(exclude or []) & known)
@@ -165,34 +165,70 @@ def check_integrity(sconn, mode="full", limit=20):
             for line in lines[:limit]]
 
 
-def check_foreign_keys(sconn, tables):
-    """(problems, warnings) from PRAGMA foreign_key_check, aggregated per table and parent."""
+def check_foreign_keys(sconn, tables, max_examples=3):
+    """(problems, warnings) from PRAGMA foreign_key_check, one problem per foreign key (its column(s), the
+    referenced table, the count and the first rowids of the orphans)."""
     problems, warnings = [], []
     for table in tables:
-        counts = {}
         try:
-            for row in sconn.execute("PRAGMA foreign_key_check(%s)" % quote_ident(table)):
-                key = sqlite_source.text(row[2])
-                counts[key] = counts.get(key, 0) + 1
+            orphans = _orphans_by_key(sconn, table, max_examples)
+            columns = _foreign_key_columns(sconn, table) if orphans else {}
         except sqlite3.DatabaseError as error:
             warnings.append("foreign keys of %s cannot be checked in SQLite: %s" % (table, error))
             continue
-        for parent, count in sorted(counts.items()):
+        for (parent, fkid), (count, keys) in sorted(orphans.items(), key=lambda item: (item[0][0], item[0][1])):
+            source_columns, parent_columns = columns.get(fkid, ([], []))
+            column = ",".join(source_columns) or "?"
+            where = "%s.%s -> %s" % (table, column, parent)
+            if parent_columns and any(parent_columns):
+                where += ".%s" % ",".join(c or "?" for c in parent_columns)
+            shown = (" (first rowids: %s)" % ", ".join(str(k) for k in keys)) if keys else ""
             problems.append(problem(
                 "fk_orphans",
-                "%s: %d row(s) reference rows of %s that do not exist (PRAGMA foreign_key_check); PostgreSQL "
-                "refuses them. Delete or fix those rows in SQLite first." % (table, count, parent),
-                table=table, count=count))
+                "%s: %d row(s) reference rows of %s that do not exist%s (PRAGMA foreign_key_check); PostgreSQL "
+                "refuses them. Delete or fix those rows in SQLite first." % (where, count, parent, shown),
+                table=table, column=column, count=count,
+                examples={"key": "rowid", "values": keys} if keys else None))
+            problems[-1]["references"] = parent
     return problems, warnings
+
+
+def _orphans_by_key(sconn, table, max_examples):
+    """{(parent table, foreign key id): (count, first rowids)} of TABLE's orphan rows."""
+    found = {}
+    for row in sconn.execute("PRAGMA foreign_key_check(%s)" % quote_ident(table)):
+        slot = (sqlite_source.text(row[2]), row[3])
+        count, keys = found.get(slot, (0, []))
+        if row[1] is not None and len(keys) < max_examples:
+            keys.append(row[1])
+        found[slot] = (count + 1, keys)
+    return found
+
+
+def _foreign_key_columns(sconn, table):
+    """{foreign key id: ([column, ...], [referenced column or None, ...])} of TABLE."""
+    keys = {}
+    for row in sconn.execute("PRAGMA foreign_key_list(%s)" % quote_ident(table)):
+        source, parent = keys.setdefault(row[0], ([], []))
+        source.append(sqlite_source.text(row[3]))
+        parent.append(sqlite_source.text(row[4]) if row[4] is not None else None)
+    return keys
 
 
 def target_nonempty(cur, schema, tables):
     """The target TABLES that hold at least one row."""
-    found = []
+    return sorted(target_row_counts(cur, schema, tables))
+
+
+def target_row_counts(cur, schema, tables):
+    """{table: rows} of the target TABLES that hold at least one row (only those are counted)."""
+    found = {}
     for table in tables:
-        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(quote_qualified(schema, table)))
+        name = quote_qualified(schema, table)
+        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(name))
         if cur.fetchone()[0]:
-            found.append(table)
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(name))
+            found[table] = cur.fetchone()[0]
     return found
 
 
@@ -201,10 +237,11 @@ def target_nonempty(cur, schema, tables):
 def run_preflight(sconn, cur, schema="public", include=None, exclude=DEFAULT_EXCLUDE, integrity="full",
                   values=True, foreign_keys=True, target_must_be_empty=True, prefilled=PREFILLED_TABLES,
                   max_examples=3, tolerated=DEFAULT_EXCLUDE, django=None, decimal_overflow="refuse",
-                  local_time_gap="refuse"):
+                  local_time_gap="refuse", engine=None):
     """Everything at once. Returns the plan (see plan_tables) extended with:
 
-    problems (all of them), warnings, source_rows {table: n}, target_nonempty [tables], seconds,
+    problems (all of them), warnings, source_rows {table: n}, target_nonempty [tables], target_rows
+    {table: n} (the target tables holding rows), seconds,
     per-table `rows` in plan['tables'], and with DJANGO (a django_values.DjangoValues) and VALUES
     `django_values`: the decimals that do not fit and the local times in a skipped or repeated hour.
     """
@@ -220,7 +257,7 @@ def run_preflight(sconn, cur, schema="public", include=None, exclude=DEFAULT_EXC
     for entry in plan["tables"]:
         try:
             if values:
-                rows, found = scan_table(sconn, entry, max_examples=max_examples, json_ok=json_ok)
+                rows, found = scan_table(sconn, entry, max_examples=max_examples, json_ok=json_ok, engine=engine)
                 problems += found
             else:
                 rows = sqlite_source.count_rows(sconn, entry["source"])
@@ -236,19 +273,22 @@ def run_preflight(sconn, cur, schema="public", include=None, exclude=DEFAULT_EXC
             max_examples)
         problems += found
     if foreign_keys:
-        found, fk_warnings = check_foreign_keys(sconn, [entry["source"] for entry in plan["tables"]])
+        found, fk_warnings = check_foreign_keys(sconn, [entry["source"] for entry in plan["tables"]], max_examples)
         problems += found
         warnings += fk_warnings
-    nonempty = target_nonempty(cur, schema, [entry["target"] for entry in plan["tables"]])
-    plan["target_nonempty"] = nonempty
+    plan["target_rows"] = target_row_counts(cur, schema, [entry["target"] for entry in plan["tables"]])
+    nonempty = plan["target_nonempty"] = sorted(plan["target_rows"])
     if target_must_be_empty:
         for table in nonempty:
             if table in (prefilled or ()):
                 continue
+            count = plan["target_rows"][table]
             problems.append(problem(
                 "target_not_empty",
-                "target table %s.%s already holds rows: load into an empty database (re-create it and run "
-                "migrate), or replace them with truncate: true" % (schema, table), table=table))
+                "target table %s.%s already holds %d row(s) that the app's migrations did not make (not in "
+                "prefilled_tables): someone wrote into the target. Find out who; load into an empty database "
+                "(re-create it and run migrate), or replace them with truncate: true" % (schema, table, count),
+                table=table, count=count))
     plan["problems"] = problems
     plan["warnings"] = warnings
     plan["source_rows"] = source_rows

@@ -24,6 +24,10 @@ INTEGER_RANGES = {
     "int8": (-9223372036854775808, 9223372036854775807),
 }
 NUMERIC_TYPES = ("numeric", "float4", "float8")
+# The largest finite float4 (PostgreSQL `real`): both engines fail on a larger value (measured).
+FLOAT4_MAX = 3.4028234663852886e38
+# What SQLite reads as +Infinity (a REAL overflow); abs() folds -Infinity onto it.
+SQLITE_INFINITY = "9e999"
 # Targets whose SQLite values are numbers: no byte-level (NUL, UTF-8) pass over them.
 NON_TEXT_TYPES = ("int2", "int4", "int8", "numeric", "float4", "float8", "bool", "interval", "oid")
 BOOLEAN_TEXT = (b"t", b"f", b"true", b"false", b"y", b"n", b"yes", b"no", b"on", b"off", b"1", b"0")
@@ -45,7 +49,13 @@ MESSAGES = {
     "json_nul_escape": "{where}: {count} JSON value(s) contain the escape \\u0000, which jsonb refuses.",
     "invalid_uuid": "{where}: {count} value(s) are not UUIDs, which the target's uuid refuses.",
     "null_in_not_null": "{where}: {count} NULL value(s), but the target column is NOT NULL.",
+    "engine_limit": "{where}: {count} value(s) are +Infinity or -Infinity, which engine pgloader cannot load "
+                    "(measured with pgloader 3.6: it writes #.DOUBLE-FLOAT-POSITIVE-INFINITY, PostgreSQL rejects "
+                    "the row after part of the table is loaded). Load with engine copy, which carries them "
+                    "exactly into the target's {type}, or replace them in SQLite first.",
 }
+# Checks that depend on the engine that loads: {check: engines that cannot carry the value}.
+ENGINE_CHECKS = {"engine_limit": ("pgloader",)}
 
 
 def problem(check, message, table=None, column=None, count=None, examples=None):
@@ -99,6 +109,12 @@ def column_checks(column, target):
         if limit is not None and limit <= 10 ** 18:
             checks.append(("out_of_range", "typeof(%s) IN ('integer', 'real') AND abs(%s) >= %d"
                            % (col, col, limit), None))
+        elif udt == "float4":
+            checks.append(("out_of_range", "typeof(%s) IN ('integer', 'real') AND abs(%s) > %r AND abs(%s) < %s"
+                           % (col, col, FLOAT4_MAX, col, SQLITE_INFINITY), None))
+        if limit is None or limit > 10 ** 18:  # numeric(p,s) refuses an infinity already (out_of_range)
+            checks.append(("engine_limit", "typeof(%s) = 'real' AND abs(%s) = %s" % (col, col, SQLITE_INFINITY),
+                           None))
         checks.append(("not_numeric", "typeof(%s) IN ('text', 'blob')" % col, _numeric_verifier(udt, limit)))
     elif udt == "bool":
         checks.append(("not_boolean",
@@ -187,8 +203,9 @@ class _Tally:
             found.append(_example(key))
 
 
-def scan_table(sconn, entry, max_examples=3, json_ok=True):
-    """(row count, problems) for one planned table.
+def scan_table(sconn, entry, max_examples=3, json_ok=True, engine=None):
+    """(row count, problems) for one planned table; ENGINE (pgloader or copy) adds the limits of that
+    engine (ENGINE_CHECKS); None checks none of them.
 
     One aggregate query (SQLite does the work, one pass), one streaming Python pass over the
     TEXT/BLOB values that need byte-level checks, and candidate look-ups only where SQL found some.
@@ -198,7 +215,7 @@ def scan_table(sconn, entry, max_examples=3, json_ok=True):
     for source_column, target_column in entry["column_pairs"]:
         checks, python = column_checks(source_column, target_by_name[target_column])
         sql_checks += [(source_column, check, expr, verifier) for check, expr, verifier in checks
-                       if json_ok or check != "invalid_json"]
+                       if (json_ok or check != "invalid_json") and engine in ENGINE_CHECKS.get(check, (engine,))]
         if python:
             python_columns.append((source_column, frozenset(python)))
     key_expr, key_name = sqlite_source.row_key(entry["source_columns"])

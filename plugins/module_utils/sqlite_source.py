@@ -72,24 +72,63 @@ def reading(path):
                           "'PRAGMA integrity_check'`)" % (path, error))
 
 
+# Tables of the collection's own that live in the app's SQLite file and are never data to copy,
+# compare or sequence: name -> why. Add one line here for another internal table.
+INTERNAL_TABLES = {}
+
+
 def list_tables(conn):
-    """(tables to copy, skipped tables as dicts with name and reason), both sorted by name."""
+    """(tables to copy, skipped tables as dicts with name and reason), both sorted by name.
+
+    The one place that decides which SQLite tables are never copied: every module (preflight, both
+    load engines, sequences, the consistency check) goes through it. Skipped are SQLite's own
+    tables, INTERNAL_TABLES, virtual tables of any module (FTS3/4/5, R*Tree, ...) and their shadow
+    tables: the virtual table's name plus a known suffix, or what SQLite itself reports as a
+    shadow table (PRAGMA table_list, SQLite 3.37+, for modules whose suffixes are not known here).
+    """
     rows = conn.execute(
         "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'table' ORDER BY name"
     ).fetchall()
     rows = [(text(name), text(ddl)) for name, ddl in rows]
-    virtual = {name for name, ddl in rows if ddl.upper().startswith("CREATE VIRTUAL TABLE")}
+    virtual = {name for name, ddl in rows if ddl.lstrip().upper().startswith("CREATE VIRTUAL TABLE")}
+    shadow = _reported_shadow_tables(conn)
     tables, skipped = [], []
-    for name, ddl in rows:
-        if name.startswith("sqlite_"):
-            skipped.append({"name": name, "reason": "SQLite internal table"})
-        elif name in virtual:
-            skipped.append({"name": name, "reason": "virtual table (FTS/R*Tree): rebuild it in PostgreSQL"})
-        elif any(name == base + suffix for base in virtual for suffix in SHADOW_SUFFIXES):
-            skipped.append({"name": name, "reason": "shadow table of a virtual table"})
+    for name, _ddl in rows:
+        reason = _skip_reason(name, virtual, shadow)
+        if reason:
+            skipped.append({"name": name, "reason": reason})
         else:
             tables.append(name)
     return tables, skipped
+
+
+def skipped_names(conn):
+    """The names list_tables skips (never copied, compared or sequenced)."""
+    return [item["name"] for item in list_tables(conn)[1]]
+
+
+def _skip_reason(name, virtual, shadow):
+    if name.startswith("sqlite_"):
+        return "SQLite internal table"
+    if name in INTERNAL_TABLES:
+        return INTERNAL_TABLES[name]
+    if name in virtual:
+        return "virtual table (FTS/R*Tree): rebuild it in PostgreSQL"
+    owner = [base for base in virtual for suffix in SHADOW_SUFFIXES if name == base + suffix]
+    if owner:
+        return "shadow table of the virtual table %s" % owner[0]
+    if name in shadow:
+        return "shadow table of a virtual table"
+    return None
+
+
+def _reported_shadow_tables(conn):
+    """Names SQLite reports as shadow tables (empty before SQLite 3.37, which has no PRAGMA table_list)."""
+    try:
+        rows = conn.execute("PRAGMA main.table_list").fetchall()
+    except sqlite3.DatabaseError:
+        return set()
+    return {text(row[1]) for row in rows if text(row[2]) == "shadow"}
 
 
 def table_columns(conn, table):

@@ -18,11 +18,11 @@ description:
     silently cuts the value), invalid UTF-8 (pgloader stops the table and still exits 0), text longer than
     the target's C(varchar(n)), integers outside the target column's range, text that is not a number in
     numeric columns, booleans other than 0 and 1, invalid JSON and the C(\u0000) escape C(jsonb) refuses,
-    invalid UUIDs, NULL in NOT NULL columns, foreign key orphans (C(PRAGMA foreign_key_check)),
-    C(PRAGMA integrity_check) failures, tables and columns that exist on one side only, and target tables
+    invalid UUIDs, NULL in NOT NULL columns, values the chosen O(engine) cannot load, foreign key orphans
+    (C(PRAGMA foreign_key_check), by column and referenced table), C(PRAGMA integrity_check) failures, tables and columns that exist on one side only, and target tables
     that already hold rows.
-  - SQLite internals (C(sqlite_sequence), C(sqlite_stat*)) and FTS/R*Tree virtual tables with their shadow
-    tables are never data to copy; they are listed in RV(skipped_tables).
+  - SQLite internals (C(sqlite_sequence), C(sqlite_stat*)), virtual tables of any module (FTS3/4/5, R*Tree, ...)
+    with their shadow tables are never data to copy; they are listed in RV(skipped_tables).
   - With O(fail_on_problems=true) (the default) the task fails with every problem at once; the playbook
     runs it before the application is stopped.
   - The scan streams (SQLite aggregates each table in one pass) and opens the SQLite file read-only; a
@@ -59,9 +59,19 @@ options:
     description:
       - Report target tables that already hold rows (except O(prefilled_tables)).
       - Set V(false) when the load is going to replace them (the M(pgmigrate.django.pgloader) option
-        O(pgmigrate.django.pgloader#module:truncate)).
+        O(pgmigrate.django.pgloader#module:truncate)), or when every row in the target was made by the app's
+        own C(manage.py migrate) into an empty database (the C(migrate) role does this, and hands
+        RV(target_rows) to the load as O(pgmigrate.django.pgloader#module:prefilled_tables)).
     type: bool
     default: true
+  engine:
+    description:
+      - The load engine whose limits are predicted (M(pgmigrate.django.pgloader) O(pgmigrate.django.pgloader#module:engine)).
+        With V(pgloader), +Infinity and -Infinity in C(real)/C(double precision)/C(numeric) columns are problems
+        (pgloader cannot load them; measured with pgloader 3.6); V(copy) carries them.
+    type: str
+    choices: [copy, pgloader]
+    default: pgloader
   prefilled_tables:
     description:
       - Target tables that C(manage.py migrate) fills by itself (content types, permissions, the default
@@ -148,7 +158,9 @@ problems:
       V(missing_target_column), V(target_column_required), V(integrity_check), V(unreadable_table),
       V(nul_byte), V(invalid_utf8), V(too_long), V(out_of_range), V(not_integer), V(not_numeric),
       V(not_boolean), V(invalid_json), V(json_nul_escape), V(invalid_uuid), V(null_in_not_null),
-      V(fk_orphans), V(target_not_empty).
+      V(engine_limit) (a value the chosen O(engine) cannot load), V(fk_orphans), V(target_not_empty).
+    - For V(fk_orphans), C(column) is the foreign key's column (comma-separated when it has several),
+      C(references) the referenced table and C(examples) the rowids of the first orphan rows.
     - C(examples) (when known) holds the primary key (or rowid) values of the first offending rows.
   returned: always
   type: list
@@ -203,6 +215,11 @@ target_nonempty:
   type: list
   elements: str
   sample: [django_content_type, auth_permission]
+target_rows:
+  description: The checked target tables that already hold rows, with their row count.
+  returned: always
+  type: dict
+  sample: {django_content_type: 31, auth_permission: 124}
 rows:
   description: Total number of rows in the checked SQLite tables.
   returned: always
@@ -237,6 +254,7 @@ def argument_spec():
         target_must_be_empty=dict(type="bool", default=True),
         prefilled_tables=dict(type="list", elements="str", default=list(preflight_checks.PREFILLED_TABLES)),
         max_examples=dict(type="int", default=3),
+        engine=dict(type="str", default="pgloader", choices=["copy", "pgloader"]),
         fail_on_problems=dict(type="bool", default=True),
     )
     spec.update(django_values.argument_spec())
@@ -258,7 +276,8 @@ def run(params):
                 values=params["check_values"], foreign_keys=params["check_foreign_keys"],
                 target_must_be_empty=params["target_must_be_empty"], prefilled=params["prefilled_tables"],
                 max_examples=max(0, params["max_examples"]), django=params["django_values"],
-                decimal_overflow=params["decimal_overflow"], local_time_gap=params["local_time_gap"])
+                decimal_overflow=params["decimal_overflow"], local_time_gap=params["local_time_gap"],
+                engine=params["engine"])
             plan["django"] = django_values.summary(params)
             return plan
     except psycopg2.Error as error:
@@ -281,6 +300,7 @@ def result_from(plan):
         source_only=plan["source_only"],
         target_only=plan["target_only"],
         target_nonempty=plan["target_nonempty"],
+        target_rows=plan["target_rows"],
         rows=sum(plan["source_rows"].values()),
         seconds=plan["seconds"],
     )

@@ -35,7 +35,9 @@ options:
     default: []
   source:
     description:
-      - The SQLite database the data was copied from. When given, its C(sqlite_sequence) values
+      - The SQLite database the data was copied from. Its table names are then known names for O(include_tables)
+        and O(exclude_tables) too, so one list of names serves every module of a migration.
+      - When given, its C(sqlite_sequence) values
         (tables with C(AUTOINCREMENT)) count for the sequence of the matching table's single-column
         primary key, so ids that SQLite already handed out are never handed out again.
     required: false
@@ -168,18 +170,19 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
 from ansible_collections.pgmigrate.django.plugins.module_utils.sequences import (
     restart_statements, sequence_states, sqlite_values_by_table,
 )
-from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import open_readonly, sqlite_sequences
+from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import list_tables, open_readonly, sqlite_sequences
 
 LOCK_TIMEOUT = "30s"
 
 
-def read_sqlite_sequences(path):
-    """{SQLite table: sqlite_sequence value}, or {} without O(source)."""
+def read_source(path):
+    """({SQLite table: sqlite_sequence value}, every SQLite table name), or ({}, []) without O(source)."""
     if not path:
-        return {}
+        return {}, []
     conn = open_readonly(path)
     try:
-        return sqlite_sequences(conn)
+        tables, skipped = list_tables(conn)
+        return sqlite_sequences(conn), tables + [item["name"] for item in skipped]
     except Exception as error:  # sqlite3.Error and decoding problems alike
         raise ModuleError("Cannot read sqlite_sequence from %s: %s" % (path, error))
     finally:
@@ -193,11 +196,16 @@ def check_schema(cur, params):
                           % (params["schema"], params["login_db"]))
 
 
-def selected_tables(params, all_tables):
-    """The PostgreSQL tables selected by O(include_tables) and O(exclude_tables), or None for all."""
-    where = "schema %s" % params["schema"]
-    include = table_selection.resolve("include_tables", params["include_tables"], all_tables, where)
-    exclude = table_selection.resolve("exclude_tables", params["exclude_tables"], all_tables, where)
+def selected_tables(params, all_tables, source_tables=()):
+    """The PostgreSQL tables selected by O(include_tables) and O(exclude_tables), or None for all.
+
+    With O(source), a name of a SQLite table is known too (the same names select in every module)."""
+    where = "schema %s" % params["schema"] + (" and the SQLite file" if source_tables else "")
+    known = sorted(set(all_tables) | set(source_tables))
+    include = table_selection.resolve("include_tables", params["include_tables"], known, where)
+    # django_migrations may be named without existing, as in every module's exclude_tables
+    exclude = table_selection.resolve("exclude_tables", params["exclude_tables"], known, where,
+                                      tolerated=("django_migrations",))
     if not include and not exclude:
         return None
     pairs = table_selection.select([(name, name) for name in all_tables], include, exclude)
@@ -239,12 +247,12 @@ def report(state, changed):
     )
 
 
-def reset(params, conn, sqlite_values_by_name, check_mode):
+def reset(params, conn, sqlite_values_by_name, check_mode, source_tables=()):
     schema = params["schema"]
     cur = conn.cursor()
     check_schema(cur, params)
     all_tables = target_tables(cur, schema)
-    tables = selected_tables(params, all_tables)
+    tables = selected_tables(params, all_tables, source_tables)
     sqlite_values = sqlite_values_by_table(sqlite_values_by_name, all_tables)
     states = sequence_states(cur, schema, tables, sqlite_values)
     moves = [state for state in states if state["next_value"] != state["wanted_next"]]
@@ -277,10 +285,10 @@ def reset(params, conn, sqlite_values_by_name, check_mode):
 
 def run(params, check_mode):
     params = django_values.with_option(params)  # a malformed option django fails before anything is read
-    sqlite_values = read_sqlite_sequences(params["source"])
+    sqlite_values, source_tables = read_source(params["source"])
     conn = connect(params)
     try:
-        return dict(reset(params, conn, sqlite_values, check_mode), django=django_values.summary(params))
+        return dict(reset(params, conn, sqlite_values, check_mode, source_tables), django=django_values.summary(params))
     except psycopg2.Error as error:
         conn.rollback()
         raise ModuleError("Resetting the sequences failed, nothing was changed: %s" % explain_error(error, params))

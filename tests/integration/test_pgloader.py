@@ -462,7 +462,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(ansible, demo_target, demo_
         expect = "after 3 attempt(s)"
     elif case == "unknown_table":
         args["include_tables"] = ["inventory_item", "no_such_table"]
-        expect = "unknown table(s) in include_tables/exclude_tables: no_such_table"
+        expect = "unknown table(s) in include_tables: no_such_table"
     elif case == "inexpressible_filter":
         # pgloader's filter is LIKE: 'inventory_tag' also selects 'inventory%tag', and excluding
         # 'inventory%tag' also excludes 'inventory_tag' ('%' matches '_')

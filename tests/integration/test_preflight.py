@@ -103,16 +103,20 @@ def test_every_problem_at_once(ansible, pg_target, broken):
         ("out_of_range", "shop_item", "qty", 1),
         ("out_of_range", "shop_item", "price", 1),
         ("invalid_json", "shop_item", "data", 1),
-        ("fk_orphans", "shop_item", None, 1),
+        ("fk_orphans", "shop_item", "ref", 1),
     ])
     examples = {(p["check"], p["column"]): p.get("examples", {}).get("values") for p in res["problems"]}
     assert examples[("nul_byte", "name")] == [1] and examples[("invalid_utf8", "name")] == [2]
     assert examples[("out_of_range", "qty")] == [4]
+    orphan = next(p for p in res["problems"] if p["check"] == "fk_orphans")
+    assert orphan["references"] == "shop_cat" and orphan["examples"] == {"key": "rowid", "values": [6]}
+    assert orphan["message"].startswith("shop_item.ref -> shop_cat.id: 1 row(s) reference rows of shop_cat")
     assert res["msg"].startswith("preflight found 13 problem(s) in %s: " % broken)
     assert "shop_item.name: 1 value(s) contain a NUL byte" in res["msg"]
     skipped = {s["name"]: s["reason"] for s in res["skipped_tables"]}
     assert set(skipped) == {"docs", "docs_content", "docs_segments", "docs_segdir", "docs_docsize", "docs_stat",
                             "sqlite_sequence", "sqlite_stat1"}
+    assert skipped["docs_segdir"] == "shadow table of the virtual table docs"
     assert skipped["docs"].startswith("virtual table") and skipped["sqlite_stat1"] == "SQLite internal table"
     assert snapshot(pg_target) == before
     # the same findings without failing
@@ -153,7 +157,7 @@ def test_target_rows_and_integrity_failures(ansible, pg_target, tmp_path):
     # quick_check does not look at index content; rows in the target may be allowed
     quick = preflight(ansible, pg_target, path, integrity_check="quick", target_must_be_empty=False)
     assert quick.rc == 0 and not quick.failed, quick.output[-2000:]
-    assert quick.result["target_nonempty"] == ["t"]
+    assert quick.result["target_nonempty"] == ["t"] and quick.result["target_rows"] == {"t": 1}
 
 
 @pytest.mark.parametrize("case", ["missing", "not_sqlite", "corrupt", "wrong_password", "unreachable",
@@ -182,7 +186,7 @@ def test_bad_input_fails_clearly(ansible, pg_target, demo_source, tmp_path, case
         expect = "after 2 attempt(s)"
     elif case == "unknown_table":
         args["exclude_tables"] = ["django_migrations", "inventory_itme"]
-        expect = "unknown table(s) in include_tables/exclude_tables: inventory_itme"
+        expect = "unknown table(s) in exclude_tables: inventory_itme"
     else:
         expect = "has no tables: create them first with the app's own `manage.py migrate`"
     result = ansible.module("preflight", args)

@@ -85,3 +85,34 @@ def test_sqlite_source_lists_tables_and_skips_internals(tmp_path):
     assert sqlite_source.sqlite_sequences(ro) == {"Mixed": 2}
     with pytest.raises(sqlite3.OperationalError):
         ro.execute("DELETE FROM pair")
+
+
+def test_sqlite_source_skips_every_virtual_table_and_its_shadow_tables(tmp_path, monkeypatch):
+    path = tmp_path / "virtual.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE app_doc (id INTEGER PRIMARY KEY, title TEXT);"
+        "CREATE VIRTUAL TABLE app_doc_fts USING fts5(title);"
+        "CREATE VIRTUAL TABLE app_doc_vocab USING fts5vocab(app_doc_fts, 'row');"
+        "CREATE VIRTUAL TABLE app_place USING rtree(id, min_x, max_x);"
+        "CREATE TABLE app_place_notes (id INTEGER PRIMARY KEY);"  # a real table whose name only looks like one
+    )
+    conn.close()
+    ro = sqlite_source.open_readonly(str(path))
+    tables, skipped = sqlite_source.list_tables(ro)
+    assert tables == ["app_doc", "app_place_notes"]
+    reasons = {item["name"]: item["reason"] for item in skipped}
+    assert set(reasons) == {"app_doc_fts", "app_doc_fts_config", "app_doc_fts_content", "app_doc_fts_data",
+                            "app_doc_fts_docsize", "app_doc_fts_idx", "app_doc_vocab", "app_place", "app_place_node",
+                            "app_place_parent", "app_place_rowid"}
+    assert reasons["app_doc_vocab"].startswith("virtual table")
+    assert reasons["app_place_node"] == "shadow table of the virtual table app_place"
+    assert sqlite_source.skipped_names(ro) == sorted(reasons)
+    # Suffixes unknown here: SQLite's own PRAGMA table_list still names the shadow tables.
+    monkeypatch.setattr(sqlite_source, "SHADOW_SUFFIXES", ())
+    assert sqlite_source.list_tables(ro)[0] == ["app_doc", "app_place_notes"]
+    # The collection's own tables join the same set with one entry.
+    monkeypatch.setitem(sqlite_source.INTERNAL_TABLES, "app_place_notes", "internal table of the collection")
+    tables, skipped = sqlite_source.list_tables(ro)
+    assert tables == ["app_doc"] and {"name": "app_place_notes", "reason": "internal table of the collection"} in skipped
+    ro.close()

@@ -106,8 +106,11 @@ def test_check_integrity_and_foreign_keys(tmp_path):
     assert pc.check_integrity(ro, "full") == [] and pc.check_integrity(ro, "none") == []
     problems, warnings = pc.check_foreign_keys(ro, ["parent", "child"])
     assert warnings == []
-    assert [(p["table"], p["count"], p["check"]) for p in problems] == [("child", 2, "fk_orphans")]
-    assert "reference rows of parent that do not exist" in problems[0]["message"]
+    assert [(p["table"], p["column"], p["count"], p["check"], p["references"]) for p in problems] == [
+        ("child", "parent_id", 2, "fk_orphans", "parent")]
+    assert problems[0]["message"].startswith(
+        "child.parent_id -> parent.id: 2 row(s) reference rows of parent that do not exist (first rowids: 2, 3)")
+    assert problems[0]["examples"] == {"key": "rowid", "values": [2, 3]}
 
 
 def test_resolve_selection():
