@@ -100,16 +100,14 @@ bench: deps postgres
 
 # Real third-party Django sites (examples/sites/README.md): each built on SQLite from PyPI with its
 # own migrations and seed data, then migrate.yml, a second migrate.yml and rollback.yml with an
-# inventory of variables only (tests/apps/test_real_sites.py). Venvs and pip downloads are kept in
-# .cache/ between runs. TEST_APPS_ENGINE: copy (the collection's default) or pgloader.
+# inventory of variables only (tests/apps/test_real_sites.py, the sites side by side: tests/apps/run.sh).
+# Venvs, pip downloads and each freshly seeded site (seed.tar) are kept in .cache/ between runs.
+# TEST_APPS_ENGINE: copy (the collection's default) or pgloader.
 TEST_APPS ?= wagtail oscar
 TEST_APPS_PORT ?= 18600
 TEST_APPS_ENGINE ?= copy
 test-apps: deps postgres
-	@start=$$(date +%s); \
-	PGMIGRATE_TEST_APPS=1 TEST_APPS="$(TEST_APPS)" TEST_APPS_PORT=$(TEST_APPS_PORT) PGMIGRATE_ENGINE=$(TEST_APPS_ENGINE) \
-	  $(BIN)/python -m pytest tests/apps -p no:cacheprovider -s $(PYTEST_ARGS) || exit 1; \
-	echo "make test-apps: $(TEST_APPS) ($(TEST_APPS_ENGINE)) passed in $$(( $$(date +%s) - start )) s"
+	TEST_APPS="$(TEST_APPS)" TEST_APPS_PORT=$(TEST_APPS_PORT) PGMIGRATE_ENGINE=$(TEST_APPS_ENGINE) tests/apps/run.sh
 
 clean:
 	rm -rf build .cache .pytest_cache

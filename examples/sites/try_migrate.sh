@@ -126,6 +126,8 @@ YAML
 run_playbook() {
     local playbook=$1 log rc
     export ANSIBLE_COLLECTIONS_PATH=$repo/build/collections ANSIBLE_HOME=$repo/.cache/ansible
+    # Each task's duration in the log, and the slowest at the end.
+    export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15
     mkdir -p "$repo/build/collections/ansible_collections/pgmigrate" "$work/logs"
     # One log per run, numbered: 1-fresh.log, 2-migrate.log, 3-rollback.log, ...
     log=$work/logs/$(($(find "$work/logs" -name '*.log' | wc -l) + 1))-$action.log

@@ -11,7 +11,8 @@ inventory of variables only (examples/sites/try_migrate.sh writes it):
   migrate.yml   again: rc 0, changed=0
   rollback.yml  rc 0; the front page answers 2xx and manage.py reports sqlite
 Afterwards the site is stopped, its database and roles dropped, and its port is free.
-Run with `make test-apps` (PGMIGRATE_TEST_APPS=1); PGMIGRATE_ENGINE picks the engine (copy).
+Run with `make test-apps` (tests/apps/run.sh: PGMIGRATE_TEST_APPS=1, one pytest per site, side by side);
+PGMIGRATE_ENGINE picks the engine (copy).
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ VENDOR_PROBE = (
 )
 
 
+# A fixed port per site, so that sites may run side by side (tests/apps/run.sh).
+KNOWN_SITES = sorted(path.parent.name for path in SITES_SRC.glob("*/site.conf"))
+
+
 def _port(name):
-    return BASE_PORT + 1 + SITES.index(name)
+    return BASE_PORT + 1 + KNOWN_SITES.index(name)
 
 
 def _try_migrate(name, action, timings):
