@@ -121,7 +121,7 @@ def fixture_site(request):
     timings = {}
     results = {}
     yield name, timings, results
-    rc, output, _ = _try_migrate(name, "cleanup", timings)
+    rc, output = _try_migrate(name, "cleanup", timings)[:2]
     summary = {"site": name, "engine": os.environ.get("PGMIGRATE_ENGINE", "copy"),
                "seconds": timings, "checks": results}
     (SITES_WORK / name / "test-result.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
