@@ -240,7 +240,8 @@ def ask_the_app(params):
                                  % (rc, (out + err)[-2000:]))
     if "error" in answer:
         raise di.IntrospectError(di.error_message(answer, params["python"], settings_module))
-    problems = di.contract_problems(answer["settings"], params["expect_vendor"], params["expect_database"])
+    problems = di.contract_problems(answer["settings"], params["expect_vendor"], params["expect_database"],
+                                    params["app_dir"])
     if problems:
         result = di.result_from_answer(answer)
         raise di.IntrospectError(di.contract_message(answer["settings"], problems, params["env_file"],

@@ -73,3 +73,17 @@ def test_app_command_labels_and_tails():
     assert label(["/srv/app/.venv/bin/python", "manage.py", "update_index"]) == "manage.py update_index"
     assert label(["/usr/bin/gunicorn", "--daemon", "app.wsgi"]) == "gunicorn --daemon app.wsgi"
     assert tail("1\n2\n3\n", 2) == "2\n3" and tail("1\n2\n", 0) == ""
+
+
+def test_a_sqlite_database_is_compared_by_its_real_path(tmp_path):
+    from ansible_collections.pgmigrate.django.plugins.module_utils import django_introspect as di
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "db.sqlite3").symlink_to(tmp_path / "data" / "db.sqlite3")
+    settings = {"database": {"vendor": "sqlite", "name": "db.sqlite3"}}
+    assert di.contract_problems(settings, "sqlite", str(tmp_path / "data" / "db.sqlite3"), str(tmp_path)) == []
+    assert di.contract_problems(settings, "sqlite", "/elsewhere/db.sqlite3", str(tmp_path)) == [
+        "its database NAME is db.sqlite3, not /elsewhere/db.sqlite3"]
+    # A PostgreSQL database name is compared as it is.
+    assert di.contract_problems({"database": {"vendor": "postgresql", "name": "shop"}}, "postgresql", "Shop") == [
+        "its database NAME is shop, not Shop"]
