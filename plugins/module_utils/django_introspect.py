@@ -236,7 +236,8 @@ def contract_message(settings, problems, env_file, env_keys, database_keys=None)
     """Why the app does not follow the settings it was given, and what it must read."""
     database = settings["database"]
     keys = list(database_keys or DATABASE_KEYS)
-    given = ", ".join(key for key in keys if key in env_keys) or "no database key"
+    named = keys + [key for key in DATABASE_KEYS + ("SQLITE_PATH",) if key not in keys]
+    given = ", ".join(key for key in named if key in env_keys) or "no database key"
     where = "the settings in %s (%s) in its environment" % (env_file, given) if env_file else "the environment given"
     return ("Settings contract broken: with %s, Django's default database is %s %s: %s. The app must read "
             "its database from its process environment: %s, the keys its .env holds (settings.py: e.g. "
