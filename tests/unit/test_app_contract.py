@@ -87,3 +87,21 @@ def test_a_sqlite_database_is_compared_by_its_real_path(tmp_path):
     # A PostgreSQL database name is compared as it is.
     assert di.contract_problems({"database": {"vendor": "postgresql", "name": "shop"}}, "postgresql", "Shop") == [
         "its database NAME is shop, not Shop"]
+
+
+def test_the_dead_man_switch_reads_the_env_as_the_collection_writes_it(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from ansible_collections.pgmigrate.django.plugins.module_utils.dotenv import edit_lines
+
+    path = Path(__file__).resolve().parents[2] / "roles" / "migrate" / "files" / "deadman.py"
+    spec = importlib.util.spec_from_file_location("deadman_under_test", path)
+    deadman = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(deadman)
+    values = {"SQLITE_PATH": "/srv/app/db.sqlite3", "DJANGO_SECRET_KEY": "a'b\"c\\d $x #y", "EMPTY": ""}
+    lines, _added, _changed, _removed = edit_lines(["# settings\n", "export KEPT='lit eral'\n"], values, [])
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(lines))
+    assert deadman.read_env_file(str(env_file)) == dict(values, KEPT="lit eral")
+    assert deadman.read_env_file(str(tmp_path / "absent.env")) == {}
