@@ -38,7 +38,7 @@ options:
     type: path
   environment:
     description:
-      - More environment variables (not secrets: they are task arguments). The keys of O(env_file) win.
+      - More environment variables, not secrets (they are task arguments). The keys of O(env_file) win.
     type: dict
     default: {}
   output_lines:
