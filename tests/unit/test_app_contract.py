@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgmigrate.django.plugins.filter.app_contract import (manage_commands_problems,
-                                                                                units_missing_env_file)
+from ansible_collections.pgmigrate.django.plugins.filter.app_contract import manage_commands_problems
+from ansible_collections.pgmigrate.django.plugins.filter.app_contract import units_missing_env_file
 from ansible_collections.pgmigrate.django.plugins.module_utils import dotenv
 from ansible_collections.pgmigrate.django.plugins.modules.app_command import label, tail
 
