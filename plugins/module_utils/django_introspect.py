@@ -213,29 +213,31 @@ def error_message(answer, python, settings_module):
             % (stage, exc, text, tail))
 
 
-def contract_problems(settings, expect_vendor, expect_database):
+def contract_problems(settings, expect_vendor, expect_database, app_dir=""):
     """What is not as expected in the app's default database ([] when the contract holds)."""
     database = settings["database"]
     problems = []
     if expect_vendor and database["vendor"] != expect_vendor:
         problems.append("its vendor is %s, not %s" % (database["vendor"], expect_vendor))
-    if expect_database and not _same_database(database, expect_database):
+    if expect_database and not _same_database(database, expect_database, app_dir):
         problems.append("its database NAME is %s, not %s" % (database["name"], expect_database))
     return problems
 
 
-def _same_database(database, expected):
+def _same_database(database, expected, app_dir):
     if database["name"] == expected:
         return True
-    # A SQLite file may be named relatively, through a symlink or as sqlite:////abs/path gives it.
-    return database["vendor"] == "sqlite" and os.path.realpath(database["name"]) == os.path.realpath(expected)
+    # A SQLite file may be named relative to the app's directory (where the app runs), or through a symlink.
+    name = os.path.join(app_dir, database["name"])
+    return database["vendor"] == "sqlite" and os.path.realpath(name) == os.path.realpath(expected)
 
 
 def contract_message(settings, problems, env_file, env_keys, database_keys=None):
     """Why the app does not follow the settings it was given, and what it must read."""
     database = settings["database"]
     keys = list(database_keys or DATABASE_KEYS)
-    given = ", ".join(key for key in keys if key in env_keys) or "no database key"
+    named = keys + [key for key in DATABASE_KEYS + ("SQLITE_PATH",) if key not in keys]
+    given = ", ".join(key for key in named if key in env_keys) or "no database key"
     where = "the settings in %s (%s) in its environment" % (env_file, given) if env_file else "the environment given"
     return ("Settings contract broken: with %s, Django's default database is %s %s: %s. The app must read "
             "its database from its process environment: %s, the keys its .env holds (settings.py: e.g. "

@@ -38,7 +38,7 @@ options:
     type: path
   environment:
     description:
-      - More environment variables (not secrets: they are task arguments). The keys of O(env_file) win.
+      - More environment variables, not secrets (they are task arguments). The keys of O(env_file) win.
     type: dict
     default: {}
   output_lines:
@@ -46,7 +46,7 @@ options:
     type: int
     default: 40
   changed:
-    description: What RV(changed) reports after the command ran (a read-only command reports V(false)).
+    description: What the result's C(changed) says after the command ran (a read-only command says V(false)).
     type: bool
     default: true
 extends_documentation_fragment: [pgmigrate.django.attributes]

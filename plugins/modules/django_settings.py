@@ -26,8 +26,9 @@ description:
   - The settings contract. With O(expect_vendor) and/or O(expect_database) (typically with the
     owner's temporary settings file pointing at PostgreSQL, or after a start to prove the vendor the
     app serves from) the module fails, naming what the app must read (its process environment, with
-    C(DATABASE_URL) or the configured keys), when Django's C(default) database is not the expected one. It then stops before C(django.setup()), so none of the app's
-    code runs and its SQLite file is not opened at all.
+    C(DATABASE_URL) or the configured keys), when Django's C(default) database is not the expected one.
+    It then stops before C(django.setup()), so none of the app's code runs and its SQLite file is not
+    opened at all.
   - Read-only; never changes anything.
 options:
   python:
@@ -240,7 +241,8 @@ def ask_the_app(params):
                                  % (rc, (out + err)[-2000:]))
     if "error" in answer:
         raise di.IntrospectError(di.error_message(answer, params["python"], settings_module))
-    problems = di.contract_problems(answer["settings"], params["expect_vendor"], params["expect_database"])
+    problems = di.contract_problems(answer["settings"], params["expect_vendor"], params["expect_database"],
+                                    params["app_dir"])
     if problems:
         result = di.result_from_answer(answer)
         raise di.IntrospectError(di.contract_message(answer["settings"], problems, params["env_file"],

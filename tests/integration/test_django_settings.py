@@ -160,7 +160,10 @@ def test_time_zone_settings_from_the_apps_env_file_and_from_environment(app, ans
     result = ansible.module("django_settings", app.args())
     assert result.rc == 0, result.output[-3000:]
     assert (result.result["settings"]["use_tz"], result.result["settings"]["time_zone"]) == (False, "Australia/Lord_Howe")
-    # environment wins over the .env.
+    # The .env wins over environment, as systemd's EnvironmentFile= over Environment=; environment fills the rest.
+    result = ansible.module("django_settings", app.args(environment={"DJANGO_TIME_ZONE": "Asia/Kolkata"}))
+    assert result.result["settings"]["time_zone"] == "Australia/Lord_Howe"
+    app.write_env(["DJANGO_USE_TZ=False"])
     result = ansible.module("django_settings", app.args(environment={"DJANGO_TIME_ZONE": "Asia/Kolkata"}))
     assert result.result["settings"]["time_zone"] == "Asia/Kolkata"
     assert app.unchanged()
