@@ -37,8 +37,9 @@ options:
   checks:
     description:
       - Which checks to run.
-      - V(tables) - every SQLite table (FTS/virtual, shadow and C(sqlite_*) tables are skipped) has a
-        PostgreSQL table and the other way round.
+      - V(tables) - every SQLite table (virtual tables of any module, their shadow tables and C(sqlite_*) tables
+        are skipped) has a PostgreSQL table and the other way round; a PostgreSQL table named like a skipped
+        SQLite table is the app's own rebuild of it, not a difference.
       - V(columns) - the same columns on both sides.
       - V(row_counts) - C(count) of the rows on both sides.
       - V(content) - every value of every row (see the description).

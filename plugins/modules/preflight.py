@@ -19,8 +19,8 @@ description:
     the target's C(varchar(n)), integers outside the target column's range, text that is not a number in
     numeric columns, booleans other than 0 and 1, invalid JSON and the C(\u0000) escape C(jsonb) refuses,
     invalid UUIDs, NULL in NOT NULL columns, values the chosen O(engine) cannot load, foreign key orphans
-    (C(PRAGMA foreign_key_check), by column and referenced table), C(PRAGMA integrity_check) failures, tables and columns that exist on one side only, and target tables
-    that already hold rows.
+    (C(PRAGMA foreign_key_check), by column and referenced table), C(PRAGMA integrity_check) failures,
+    tables and columns that exist on one side only, and target tables that already hold rows.
   - SQLite internals (C(sqlite_sequence), C(sqlite_stat*)), virtual tables of any module (FTS3/4/5, R*Tree, ...)
     with their shadow tables are never data to copy; they are listed in RV(skipped_tables).
   - With O(fail_on_problems=true) (the default) the task fails with every problem at once; the playbook

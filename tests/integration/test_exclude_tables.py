@@ -8,11 +8,13 @@ their shadow tables in SQLite only, and a table the app's migrations fill in the
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from loadhelpers import snapshot
+from migrate_site import health, site  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +47,9 @@ def cms(tmp_path, pg_target):
         "CREATE TABLE app_group (id serial PRIMARY KEY, name text NOT NULL);"
         "CREATE TABLE app_doc (id serial PRIMARY KEY, title text NOT NULL, group_id integer REFERENCES app_group (id));"
         # PostgreSQL's search index has other columns than SQLite's (NOT NULL, no default).
-        "CREATE TABLE search_index (id bigserial PRIMARY KEY, title text NOT NULL, body_text text NOT NULL);"
+        # (and a foreign key to a loaded table, which the load must empty all the same)
+        "CREATE TABLE search_index (id bigserial PRIMARY KEY, title text NOT NULL, body_text text NOT NULL,"
+        " group_id integer REFERENCES app_group (id));"
         # What the app's migrations made: a group, and the index row the app rebuilt.
         "INSERT INTO app_group (name) VALUES ('Migration-made editors');"
         "INSERT INTO search_index (title, body_text) VALUES ('rebuilt', 'by the app on PostgreSQL')")
@@ -95,6 +99,11 @@ def test_excluded_and_virtual_tables_through_every_module(ansible, cms, engine):
         (1, "Editors"), (2, "Moderators"), (3, "Readers")]
     assert target.query("SELECT id, title, body_text FROM search_index") == [
         (1, "rebuilt", "by the app on PostgreSQL")]
+    assert len(target.query("SELECT 1 FROM pg_constraint WHERE conrelid = 'search_index'::regclass"
+                            " AND contype = 'f' AND convalidated")) == 1
+
+    if engine == "pgloader":
+        return  # what follows reads the target only: once is enough
 
     # sequences: the excluded table's sequence stays where the app left it (SQLite names are known names)
     sequences = run(ansible, "reset_sequences", target, source, exclude_tables=EXCLUDE)
@@ -106,10 +115,11 @@ def test_excluded_and_virtual_tables_through_every_module(ansible, cms, engine):
     check = run(ansible, "consistency_check", target, source, exclude_tables=EXCLUDE)
     assert not check.failed and check.result["consistent"] is True, check.output[-3000:]
     assert {s["name"] for s in check.result["skipped_tables"]} == SKIPPED
+    # what rollback.yml's write detection runs: without the exclusion the rebuilt index is a write
     differs = run(ansible, "consistency_check", target, source, checks=["tables", "row_counts", "content"],
                   fail_on_mismatch=False)
     assert differs.result["consistent"] is False
-    assert any("search_index" in line for line in differs.result["problems"])
+    assert [line for line in differs.result["problems"] if "search_index" not in line] == []
 
 
 def test_an_unknown_name_is_refused_by_every_module_changing_nothing(ansible, cms):
@@ -157,3 +167,59 @@ def test_infinity_is_predicted_for_pgloader_and_loaded_exactly_by_copy(ansible, 
     conn.close()
     too_big = run(ansible, "preflight", pg_target, source, engine="copy", target_must_be_empty=False)
     assert [(p["check"], p["column"], p["count"]) for p in too_big.result["problems"]] == [("out_of_range", "small", 1)]
+
+
+# ------------------------------------------------------------------ through migrate.yml and rollback.yml
+
+SEED_MIGRATION = '''
+from django.db import migrations
+
+
+def seed(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.create(name="Migration-made editors")
+    for name in ("Migration-made A", "Migration-made B"):
+        apps.get_model("inventory", "Category").objects.create(name=name)
+    apps.get_model("inventory", "Tag").objects.create(name="migration-made")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("auth", "0012_alter_user_first_name_max_length"), ("inventory", "%s")]
+    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+'''
+
+
+def test_migrate_replaces_the_migrations_rows_and_rollback_ignores_an_excluded_table(site):
+    migrations_dir = site.app_dir / "inventory" / "migrations"
+    last = sorted(p.stem for p in migrations_dir.glob("0*.py"))[-1]
+    (migrations_dir / "0099_pgmigrate_seed.py").write_text(SEED_MIGRATION % last)
+    conn = sqlite3.connect(site.sqlite)  # a SQLite-only full-text index next to the app's tables
+    conn.executescript("CREATE VIRTUAL TABLE inventory_item_fts USING fts5(name);"
+                       "INSERT INTO inventory_item_fts (name) SELECT name FROM inventory_item LIMIT 50;")
+    conn.close()
+    sqlite_counts = sqlite3.connect(site.sqlite)
+    expected = {table: sqlite_counts.execute('SELECT count(*) FROM "%s"' % table).fetchone()[0]
+                for table in ("auth_group", "inventory_category", "inventory_tag")}
+    sqlite_counts.close()
+    inventory = {"pgmigrate_app_health_retries": 5, "pgmigrate_app_health_delay": 1}
+    site.write_inventory(extra_vars=dict(inventory, pgmigrate_exclude_tables=["django_session"]))
+
+    run = site.run("migrate.yml")
+    assert run.rc == 0, run.output[-4000:]
+    report = json.loads((site.root / "reports" / "migration-localhost.json").read_text())
+    replaced = report["migration_rows_replaced"]
+    assert {"auth_group": 1, "inventory_category": 2, "inventory_tag": 1}.items() <= replaced.items()
+    assert replaced["django_content_type"] > 0 and replaced["auth_permission"] > 0
+    assert report["excluded_tables"] == ["django_session"] and report["consistent"] is True
+    assert {s["name"] for s in report["skipped_tables"]} >= {"inventory_item_fts", "inventory_item_fts_data"}
+    for table, count in expected.items():
+        assert site.in_target_as_admin('SELECT count(*) FROM "%s"' % table)[0][0] == count, table
+    assert not site.in_target_as_admin("SELECT 1 FROM inventory_category WHERE name LIKE 'Migration-made%%'")
+
+    # The app fills the excluded table on PostgreSQL (as a search index is rebuilt there): no user write
+    # for rollback.yml. Without the exclusion the same comparison finds it (first test of this file); a
+    # refused rollback.yml run itself costs another minute and a half here, so it is not repeated.
+    site.in_target_as_admin("INSERT INTO django_session VALUES ('rebuilt-on-postgresql', 'x', now())")
+    back = site.run("rollback.yml")
+    assert back.rc == 0, back.output[-3000:]
+    assert "no rows written since the cut-over" in back.output
+    assert health(site.url)["vendor"] == "sqlite" and site.target_tables() == 0
