@@ -24,7 +24,7 @@ help:
 	@echo "make demo   - migrate the built-in demo app from SQLite to the local PostgreSQL"
 	@echo "make test   - lint, ansible-test sanity, pytest (unit + integration), every Molecule scenario"
 	@echo "make bench  - benchmarks (not part of make test)"
-	@echo "make test-apps - real third-party sites from PyPI (examples/sites; not part of make test yet)"
+	@echo "make test-apps - real third-party sites from PyPI through migrate.yml and rollback.yml (examples/sites)"
 
 ## ---- the two commands -------------------------------------------------------------------
 
@@ -103,17 +103,16 @@ bench: deps postgres
 	$(BIN)/pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-# Real third-party Django sites (examples/sites/README.md): each built on SQLite with its own
-# migrations and seed data, then served once on its front page. Skeleton: migrate.yml on them
-# (examples/sites/try_migrate.sh) joins this target when it can migrate them unpatched.
+# Real third-party Django sites (examples/sites/README.md): each built on SQLite from PyPI with its
+# own migrations and seed data, then migrate.yml, a second migrate.yml and rollback.yml with an
+# inventory of variables only (tests/apps/test_real_sites.py, the sites side by side: tests/apps/run.sh).
+# Venvs, pip downloads and each freshly seeded site (seed.tar) are kept in .cache/ between runs.
+# TEST_APPS_ENGINE: copy (the collection's default) or pgloader.
 TEST_APPS ?= wagtail oscar
 TEST_APPS_PORT ?= 18600
+TEST_APPS_ENGINE ?= copy
 test-apps: deps postgres
-	@port=$(TEST_APPS_PORT); for site in $(TEST_APPS); do \
-	  port=$$((port + 1)); \
-	  if ! examples/sites/setup.sh $$site --serve $$port; then examples/sites/setup.sh $$site --stop; exit 1; fi; \
-	  examples/sites/setup.sh $$site --stop; \
-	done
+	TEST_APPS="$(TEST_APPS)" TEST_APPS_PORT=$(TEST_APPS_PORT) PGMIGRATE_ENGINE=$(TEST_APPS_ENGINE) tests/apps/run.sh
 
 clean:
 	rm -rf build .cache .pytest_cache

@@ -8,6 +8,7 @@ SQL as a superuser, however the caller reaches one.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -24,6 +25,22 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_APP = REPO / "examples" / "demo_app"
+
+
+def _envconfig():
+    spec = importlib.util.spec_from_file_location("demo_envconfig", DEMO_APP / "demo_project" / "envconfig.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def app_environ(env_file, base=None):
+    """The demo app's process environment: BASE (os.environ), the .env's keys (as systemd's
+    EnvironmentFile= gives them: the app reads no file itself) and DJANGO_ENV_FILE."""
+    env = dict(os.environ if base is None else base)
+    env.update(_envconfig().read_env_file(env_file))
+    env["DJANGO_ENV_FILE"] = str(env_file)
+    return env
 
 
 def free_port():
@@ -93,7 +110,7 @@ class DemoSite:
             self.manage(*args)
 
     def manage(self, *args):
-        env = dict(os.environ, DJANGO_ENV_FILE=str(self.env_file))
+        env = app_environ(self.env_file)
         return subprocess.run([sys.executable, "manage.py", *args], cwd=self.app_dir, env=env, check=True,
                               capture_output=True, text=True)
 
@@ -105,7 +122,7 @@ class DemoSite:
                 "--error-logfile=%s" % (self.root / "run" / "gunicorn.log"), "demo_project.wsgi"]
 
     def start_app(self):
-        env = dict(os.environ, DJANGO_ENV_FILE=str(self.env_file))
+        env = app_environ(self.env_file)
         subprocess.run(self.start_command, cwd=self.app_dir, env=env, check=True)
         for _attempt in range(100):
             if health(self.url).get("status") == "ok":

@@ -6,7 +6,7 @@
 #   examples/sites/setup.sh NAME                 build (cheap when already built)
 #   examples/sites/setup.sh NAME --serve PORT    build, then start gunicorn on 127.0.0.1:PORT
 #   examples/sites/setup.sh NAME --stop          stop the gunicorn started by --serve
-#   examples/sites/setup.sh NAME --reset         stop it and remove its data (the venv stays)
+#   examples/sites/setup.sh NAME --reset         stop it and remove its data (the venv and seed.tar stay)
 #
 # Everything lives in $PGMIGRATE_SITES_DIR/NAME (default .cache/sites/NAME in the repository):
 #   venv/  app/ (a copy of examples/sites/NAME)  data/db.sqlite3  media/  static/  run/
@@ -28,6 +28,8 @@ site=$here/$name
 . "$site/site.conf"
 work=${PGMIGRATE_SITES_DIR:-$repo/.cache/sites}/$name
 python=${PYTHON:-python3}
+# pip downloads and built wheels are kept between builds (and between CI runs that cache .cache/).
+export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$repo/.cache/pip}
 
 stop() {
     local pid_file=$work/run/gunicorn.pid
@@ -42,7 +44,7 @@ case "${1:-}" in
     --stop) stop; exit 0 ;;
     --reset)
         stop
-        [ -d "$work" ] && find "$work" -mindepth 1 -maxdepth 1 ! -name venv -exec rm -rf {} +
+        [ -d "$work" ] && find "$work" -mindepth 1 -maxdepth 1 ! -name venv ! -name seed.tar ! -name seed.key -exec rm -rf {} +
         echo "$name: data removed from $work"
         exit 0
         ;;
@@ -66,7 +68,7 @@ fi
 
 # 2. The code: a copy, so that nothing a migration writes next to it lands in the repository.
 mkdir -p "$work/app"
-(cd "$site" && tar --exclude=__pycache__ --exclude=site.conf -cf - .) | (cd "$work/app" && tar -xf -)
+(cd "$site" && tar --exclude=__pycache__ --exclude=site.conf --exclude=pgmigrate.yml -cf - .) | (cd "$work/app" && tar -xf -)
 
 # 3. The environment: SQLite until a migration rewrites DATABASE_URL.
 if [ ! -f "$work/site.env" ]; then
@@ -86,16 +88,26 @@ set -a
 . "$work/site.env"
 set +a
 
-# 4. Migrations, seed data and static files, once.
+# 4. Migrations, seed data and static files, once. The result is kept as seed.tar (kept by --reset)
+#    and unpacked instead while the venv and the site's files are unchanged: a new try starts from
+#    the same freshly built site in seconds.
 cd "$work/app"
 if [ ! -f "$work/data/.seeded" ]; then
-    start=$(date +%s)
-    "$work/venv/bin/python" manage.py migrate --noinput -v0
-    # shellcheck disable=SC2086  # SITE_SEED is a command line
-    "$work/venv/bin/python" manage.py $SITE_SEED
-    "$work/venv/bin/python" manage.py collectstatic --noinput -v0
-    touch "$work/data/.seeded"
-    echo "$name: built on SQLite in $(($(date +%s) - start)) s: $work/data/db.sqlite3"
+    key=$( (cat "$work/venv/.requirements.txt"; cd "$site" && find . -type f ! -path '*/__pycache__/*' -print0 |
+        sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
+    if [ -f "$work/seed.tar" ] && [ "$(cat "$work/seed.key" 2>/dev/null)" = "$key" ]; then
+        tar -C "$work" -xf "$work/seed.tar"
+        echo "$name: unpacked the site built earlier on SQLite ($work/seed.tar)"
+    else
+        start=$(date +%s)
+        "$work/venv/bin/python" manage.py migrate --noinput -v0
+        # shellcheck disable=SC2086  # SITE_SEED is a command line
+        "$work/venv/bin/python" manage.py $SITE_SEED
+        "$work/venv/bin/python" manage.py collectstatic --noinput -v0
+        touch "$work/data/.seeded"
+        (umask 077 && tar -C "$work" -cf "$work/seed.tar" data media static && echo "$key" >"$work/seed.key")
+        echo "$name: built on SQLite in $(($(date +%s) - start)) s: $work/data/db.sqlite3"
+    fi
 fi
 
 # 5. Serve.

@@ -23,14 +23,14 @@ import re
 import signal
 import subprocess
 
+from ansible_collections.pgmigrate.django.plugins.module_utils import dotenv
 from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 
 MARKER = "@@PGMIGRATE-DJANGO-SETTINGS@@"
 DATABASE_KEYS = ("DATABASE_URL", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_HOST",
-                 "POSTGRES_PORT", "SQLITE_PATH")
+                 "POSTGRES_PORT")
 _SETTINGS_LINE = re.compile(
     r"""os\.environ\.setdefault\(\s*['"]DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)['"]\s*\)""")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 INTROSPECT_SCRIPT = r'''
 import json, os, sys, traceback
@@ -144,35 +144,11 @@ def settings_module_from_manage_py(text):
 
 
 def parse_env_text(text):
-    """KEY=VALUE lines of a .env (``export`` allowed, ``#`` comment lines, '..' literal, ".." with \\" \\\\)."""
-    result = {}
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith(("export ", "export\t")):
-            line = line[len("export"):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not _KEY.match(key):
-            # The line number only: the line may hold a secret.
-            raise IntrospectError("env_file line %d is not KEY=VALUE: fix the app's .env" % lineno)
-        result[key] = _unquote(value.strip())
-    return result
-
-
-def _unquote(value):
-    if len(value) >= 2 and value[0] == "'" and "'" in value[1:]:
-        return value[1:value.index("'", 1)]
-    if len(value) >= 2 and value[0] == '"':
-        out, i = [], 1
-        while i < len(value) and value[i] != '"':
-            if value[i] == "\\" and i + 1 < len(value) and value[i + 1] in '"\\':
-                i += 1
-            out.append(value[i])
-            i += 1
-        return "".join(out)
-    return value
+    """The keys of a .env's TEXT (see dotenv.parse_env_text); errors name the line, never its text."""
+    try:
+        return dotenv.parse_env_text(text)
+    except ValueError as exc:
+        raise IntrospectError("env_file %s: fix the app's .env" % exc)
 
 
 def run_app_python(python, app_dir, env, script, timeout):
@@ -200,12 +176,9 @@ def run_app_python(python, app_dir, env, script, timeout):
 
 
 def app_environment(base, env_file_values, env_file, environment):
-    """The app's process environment: BASE, the .env keys, DJANGO_ENV_FILE, then ENVIRONMENT."""
-    env = dict(base)
-    env.update(env_file_values)
-    if env_file:
-        env["DJANGO_ENV_FILE"] = env_file
-    env.update((key, str(value)) for key, value in environment.items())
+    """The app's process environment: BASE, ENVIRONMENT, the .env keys (they win, as systemd's
+    EnvironmentFile= wins over Environment=), DJANGO_ENV_FILE."""
+    env = dotenv.process_environment(base, environment, env_file_values, env_file)
     # Our own output must be plain: no bytecode written into the app's tree by this probe.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONSTARTUP", None)
@@ -240,28 +213,39 @@ def error_message(answer, python, settings_module):
             % (stage, exc, text, tail))
 
 
-def contract_problems(settings, expect_vendor, expect_database):
+def contract_problems(settings, expect_vendor, expect_database, app_dir=""):
     """What is not as expected in the app's default database ([] when the contract holds)."""
     database = settings["database"]
     problems = []
     if expect_vendor and database["vendor"] != expect_vendor:
         problems.append("its vendor is %s, not %s" % (database["vendor"], expect_vendor))
-    if expect_database and database["name"] != expect_database:
+    if expect_database and not _same_database(database, expect_database, app_dir):
         problems.append("its database NAME is %s, not %s" % (database["name"], expect_database))
     return problems
 
 
-def contract_message(settings, problems, env_file, env_keys):
+def _same_database(database, expected, app_dir):
+    if database["name"] == expected:
+        return True
+    # A SQLite file may be named relative to the app's directory (where the app runs), or through a symlink.
+    name = os.path.join(app_dir, database["name"])
+    return database["vendor"] == "sqlite" and os.path.realpath(name) == os.path.realpath(expected)
+
+
+def contract_message(settings, problems, env_file, env_keys, database_keys=None):
     """Why the app does not follow the settings it was given, and what it must read."""
     database = settings["database"]
-    given = ", ".join(key for key in DATABASE_KEYS if key in env_keys) or "no database key"
-    where = "the settings in %s (%s)" % (env_file, given) if env_file else "the environment given"
+    keys = list(database_keys or DATABASE_KEYS)
+    named = keys + [key for key in DATABASE_KEYS + ("SQLITE_PATH",) if key not in keys]
+    given = ", ".join(key for key in named if key in env_keys) or "no database key"
+    where = "the settings in %s (%s) in its environment" % (env_file, given) if env_file else "the environment given"
     return ("Settings contract broken: with %s, Django's default database is %s %s: %s. The app must read "
-            "its database from its environment: DJANGO_ENV_FILE (the path of its .env) or the .env keys "
-            "themselves, DATABASE_URL (or POSTGRES_DB, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_HOST, "
-            "POSTGRES_PORT), in its settings.py. Nothing was changed; the app's own code did not run "
+            "its database from its process environment: %s, the keys its .env holds (settings.py: e.g. "
+            "DATABASES = {'default': dj_database_url.config()}); an app that loads its .env itself finds the "
+            "file's path in DJANGO_ENV_FILE. Nothing was changed; the app's own code did not run "
             "(django.setup() was not called) and its SQLite file was not opened."
-            % (where, database["engine"], database["name"], "; ".join(problems)))
+            % (where, database["engine"], database["name"], "; ".join(problems),
+               " or ".join([keys[0], "(" + ", ".join(keys[1:]) + ")"]) if len(keys) > 1 else keys[0]))
 
 
 def result_from_answer(answer):

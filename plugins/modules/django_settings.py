@@ -24,10 +24,11 @@ description:
     never opens a database connection; a SQLite database is switched to a read-only URI before
     C(django.setup()), so even app code that queries while it starts cannot write to the file.
   - The settings contract. With O(expect_vendor) and/or O(expect_database) (typically with the
-    owner's temporary settings file pointing at PostgreSQL) the module fails, naming what the app
-    must read (C(DJANGO_ENV_FILE), C(DATABASE_URL), the C(.env) keys), when Django's C(default)
-    database is not the expected one. It then stops before C(django.setup()), so none of the app's
-    code runs and its SQLite file is not opened at all.
+    owner's temporary settings file pointing at PostgreSQL, or after a start to prove the vendor the
+    app serves from) the module fails, naming what the app must read (its process environment, with
+    C(DATABASE_URL) or the configured keys), when Django's C(default) database is not the expected one.
+    It then stops before C(django.setup()), so none of the app's code runs and its SQLite file is not
+    opened at all.
   - Read-only; never changes anything.
 options:
   python:
@@ -48,28 +49,28 @@ options:
     type: str
   env_file:
     description:
-      - The app's C(.env). Its keys are put into the program's environment (as a systemd
-        C(EnvironmentFile=) does) and C(DJANGO_ENV_FILE) is set to its path, so an app that reads
-        either way sees its settings.
+      - The app's C(.env), its environment file. Its keys are put into the program's environment, as
+        systemd's C(EnvironmentFile=) does (they win over O(environment), as C(EnvironmentFile=) wins over
+        C(Environment=)), and C(DJANGO_ENV_FILE) is set to its path for an app that loads the file itself.
       - It may hold secrets; its values are never returned or logged.
     type: path
   env_file_export:
     description:
-      - Put the keys of O(env_file) into the environment. V(false) gives the app only C(DJANGO_ENV_FILE),
-        as the migration's C(manage.py migrate) step does (the password then stays out of every process
-        environment); the settings contract then proves the app reads C(DJANGO_ENV_FILE).
+      - Put the keys of O(env_file) into the environment. V(false) gives the app only C(DJANGO_ENV_FILE)
+        (the earlier contract, for apps that load their C(.env) themselves).
     type: bool
     default: true
   environment:
     description:
-      - More environment variables for the app's python; they win over O(env_file).
+      - More environment variables for the app's python (a unit's C(Environment=)); the keys of
+        O(env_file) win over them.
       - Not for secrets, their values may show in results; use O(secret_environment) or O(env_file).
     type: dict
     default: {}
   secret_environment:
     description:
       - Environment variables that hold secrets (C(DATABASE_URL) with a password); they win over
-        O(environment). Never logged nor returned (no_log).
+        O(environment) and O(env_file). Never logged nor returned (no_log).
     type: dict
     default: {}
   expect_vendor:
@@ -81,6 +82,12 @@ options:
     description:
       - Fail unless the C(NAME) of Django's C(default) database is this (the target database).
     type: str
+  database_keys:
+    description:
+      - The environment keys the app reads its database from (C(DATABASE_URL), or C(DB_NAME), C(DB_HOST), ...),
+        named when the settings contract is broken.
+    type: list
+    elements: str
   timeout:
     description:
       - Seconds the app's python may take; it is killed afterwards.
@@ -220,9 +227,10 @@ def settings_module_for(params, env):
 
 def ask_the_app(params):
     env_values = read_env_file(params["env_file"]) if params["env_file"] else {}
-    extra = dict(params["environment"], **params["secret_environment"])
     exported = env_values if params["env_file_export"] else {}
-    env = di.app_environment(os.environ, exported, params["env_file"], extra)
+    env = di.app_environment(os.environ, exported, params["env_file"], params["environment"])
+    env.update((key, str(value)) for key, value in params["secret_environment"].items())
+    extra = dict(params["environment"], **params["secret_environment"])
     settings_module = settings_module_for(params, env)
     env["DJANGO_SETTINGS_MODULE"] = settings_module
     script = di.introspect_script(params["expect_vendor"], params["expect_database"])
@@ -233,11 +241,13 @@ def ask_the_app(params):
                                  % (rc, (out + err)[-2000:]))
     if "error" in answer:
         raise di.IntrospectError(di.error_message(answer, params["python"], settings_module))
-    problems = di.contract_problems(answer["settings"], params["expect_vendor"], params["expect_database"])
+    problems = di.contract_problems(answer["settings"], params["expect_vendor"], params["expect_database"],
+                                    params["app_dir"])
     if problems:
         result = di.result_from_answer(answer)
         raise di.IntrospectError(di.contract_message(answer["settings"], problems, params["env_file"],
-                                                     set(env_values) | set(extra)), **result)
+                                                     set(exported) | set(extra), params["database_keys"]),
+                                 **result)
     return di.result_from_answer(answer)
 
 
@@ -253,6 +263,7 @@ def main():
             secret_environment=dict(type="dict", default={}, no_log=True),
             expect_vendor=dict(type="str", choices=["postgresql", "sqlite", "mysql", "oracle"]),
             expect_database=dict(type="str"),
+            database_keys=dict(type="list", elements="str", no_log=False),
             timeout=dict(type="int", default=120),
         ),
         supports_check_mode=True,

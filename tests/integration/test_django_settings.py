@@ -20,6 +20,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from demo_site import app_environ  # noqa: E402  pylint: disable=wrong-import-position,import-error
 DEMO_APP = REPO / "examples" / "demo_app"
 EXTRA_MODELS = '''
 from django.db import models
@@ -77,13 +79,17 @@ class App:
         self.env_file = self.dir / ".env"
         self.write_env(env_lines)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=self.dir, check=True,
-                       capture_output=True, env=dict(self.clean_environ(), DJANGO_ENV_FILE=str(self.env_file)))
+                       capture_output=True, env=self.environ())
         self.before = fingerprint(self.sqlite)
 
     @staticmethod
     def clean_environ():
         return {key: value for key, value in os.environ.items()
                 if not key.startswith(("DJANGO_", "POSTGRES_")) and key != "DATABASE_URL"}
+
+    def environ(self, env_file=None, **extra):
+        """The app's process environment: its .env's keys exported (the app reads no file itself)."""
+        return dict(app_environ(env_file or self.env_file, self.clean_environ()), **extra)
 
     def write_env(self, lines, path=None):
         path = path or self.env_file
@@ -154,7 +160,10 @@ def test_time_zone_settings_from_the_apps_env_file_and_from_environment(app, ans
     result = ansible.module("django_settings", app.args())
     assert result.rc == 0, result.output[-3000:]
     assert (result.result["settings"]["use_tz"], result.result["settings"]["time_zone"]) == (False, "Australia/Lord_Howe")
-    # environment wins over the .env.
+    # The .env wins over environment, as systemd's EnvironmentFile= over Environment=; environment fills the rest.
+    result = ansible.module("django_settings", app.args(environment={"DJANGO_TIME_ZONE": "Asia/Kolkata"}))
+    assert result.result["settings"]["time_zone"] == "Australia/Lord_Howe"
+    app.write_env(["DJANGO_USE_TZ=False"])
     result = ansible.module("django_settings", app.args(environment={"DJANGO_TIME_ZONE": "Asia/Kolkata"}))
     assert result.result["settings"]["time_zone"] == "Asia/Kolkata"
     assert app.unchanged()
@@ -214,19 +223,16 @@ def test_contract_refuses_an_app_that_ignores_database_url(app, ansible, pg_targ
     assert app.unchanged()
 
 
-def test_contract_with_django_env_file_only(app, ansible, pg_target):
-    """env_file_export=false: the app gets DJANGO_ENV_FILE alone, as the schema step gives it."""
+def test_contract_env_file_keys_are_the_environment(app, ansible, pg_target):
+    """The .env's keys are exported (the demo app reads only its environment); with env_file_export=false
+    (DJANGO_ENV_FILE alone, the earlier contract) the same app is refused, naming what it must read."""
     owner_env = app.write_env(["DATABASE_URL=%s" % pg_target.database_url], path=app.dir / ".env.owner")
-    args = app.args(env_file=str(owner_env), env_file_export=False, expect_vendor="postgresql",
-                    expect_database=pg_target.dbname)
+    args = app.args(env_file=str(owner_env), expect_vendor="postgresql", expect_database=pg_target.dbname)
     result = ansible.module("django_settings", args)
     assert result.rc == 0, result.output[-3000:]
-    # An app that reads only its environment, never DJANGO_ENV_FILE, is refused under the same settings.
-    settings = app.dir / "demo_project" / "settings.py"
-    settings.write_text(settings.read_text().replace(
-        'envconfig.load_environment(os.environ, BASE_DIR / ".env")', "dict(os.environ)"))
-    result = ansible.module("django_settings", args)
-    assert result.failed and "DJANGO_ENV_FILE" in result.result["msg"], result.output[-3000:]
+    result = ansible.module("django_settings", dict(args, env_file_export=False, database_keys=["DB_URL"]))
+    assert result.failed and "DB_URL" in result.result["msg"], result.output[-3000:]
+    assert "process environment" in result.result["msg"]
     assert app.unchanged()
 
 

@@ -54,11 +54,11 @@ class TzApp(App):
         self.before = None
 
     def manage(self, *args, env_file=None):
-        env = dict(self.clean_environ(), DJANGO_ENV_FILE=str(env_file or self.env_file))
+        env = self.environ(env_file)
         subprocess.run([sys.executable, "manage.py", *args], cwd=self.dir, env=env, check=True, capture_output=True)
 
     def read_values(self, env_file=None):
-        env = dict(self.clean_environ(), DJANGO_ENV_FILE=str(env_file or self.env_file), PYTHONPATH=str(self.dir))
+        env = self.environ(env_file, PYTHONPATH=str(self.dir))
         proc = subprocess.run([sys.executable, str(READER)], cwd=self.dir, env=env, check=True, capture_output=True,
                               text=True)
         return json.loads(proc.stdout.strip().splitlines()[-1])

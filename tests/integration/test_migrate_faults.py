@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from demo_site import app_environ  # pylint: disable=import-error
 from migrate_site import ROWS, assert_no_secret, health, kill_group, sha256, site  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
@@ -51,8 +52,8 @@ def target_names(site, prefix):
 def write_without_checkpoint(site):
     env_file = site.env_file
     subprocess.run([sys.executable, "-c", WAL_WRITER], cwd=site.app_dir, check=True, capture_output=True,
-                   env={"DJANGO_ENV_FILE": str(env_file), "DJANGO_SETTINGS_MODULE": "demo_project.settings",
-                        "PATH": "/usr/bin:/bin", "PYTHONPATH": str(site.app_dir)})
+                   env=app_environ(env_file, {"DJANGO_SETTINGS_MODULE": "demo_project.settings",
+                                              "PATH": "/usr/bin:/bin", "PYTHONPATH": str(site.app_dir)}))
 
 
 @pytest.mark.parametrize("journal_mode", ["wal", "delete"])

@@ -38,7 +38,7 @@ def test_migrate_then_rerun_then_rollback(site):
     assert report["downtime_seconds"] > 0 and set(report["phases_seconds"]) >= {"load", "verify", "start_app"}
     assert sha256(site.sqlite) == site.before["sqlite"]
     env_text = site.env_file.read_text()
-    assert "SQLITE_PATH" not in env_text and "DATABASE_URL=postgresql://" in env_text
+    assert "SQLITE_PATH" not in env_text and "DATABASE_URL=\"postgresql://" in env_text and "?sslmode=prefer" in env_text
     assert "# Demo app settings" in env_text and oct(site.env_file.stat().st_mode & 0o777) == "0o600"
     assert_no_secret(site, run)
 

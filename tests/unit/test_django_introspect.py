@@ -43,10 +43,11 @@ def test_script_holds_the_expectations_and_nothing_else():
     compile(script, "<introspect>", "exec")  # the %-template renders valid Python
 
 
-def test_environment_order_env_file_then_environment():
+def test_environment_order_as_systemd_environment_then_env_file():
     env = di.app_environment({"PATH": "/bin", "A": "base"}, {"A": "file", "B": "file"}, "/srv/app/.env",
                              {"B": "given", "N": 3})
-    assert env["A"] == "file" and env["B"] == "given" and env["N"] == "3"
+    # EnvironmentFile= wins over Environment=: the .env's keys win over the given environment.
+    assert env["A"] == "file" and env["B"] == "file" and env["N"] == "3"
     assert env["DJANGO_ENV_FILE"] == "/srv/app/.env" and env["PATH"] == "/bin"
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
 

@@ -1,7 +1,10 @@
-"""Read the demo app's configuration from a ``.env`` file and the environment.
+"""Parse the demo app's configuration from its environment.
 
 Pure Python with no Django import, so the parsing can be unit-tested without a
-database or settings module. ``settings.py`` is the only caller.
+database or settings module. ``settings.py`` reads ``os.environ`` only;
+``parse_env_text``/``read_env_file`` are for tools and tests that start the app
+with its ``.env`` file's keys in its environment, as systemd's
+``EnvironmentFile=`` does.
 
 The ``.env`` format is deliberately small (the ``app_env`` role writes it):
 
@@ -90,15 +93,6 @@ def read_env_file(path: str | Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     return parse_env_text(text)
-
-
-def load_environment(environ: Mapping[str, str], default_env_file: str | Path) -> dict[str, str]:
-    """Merge the ``.env`` file (``DJANGO_ENV_FILE`` or the default) with ``environ``.
-
-    Real environment variables override the file.
-    """
-    path = environ.get("DJANGO_ENV_FILE") or default_env_file
-    return {**read_env_file(path), **environ}
 
 
 def _get(env: Mapping[str, str], key: str) -> str:

@@ -1,8 +1,10 @@
 """Django settings for the pgmigrate demo project.
 
-Everything deployment-specific comes from the environment or a ``.env`` file
-(see ``envconfig.py`` and README.md). The database is SQLite until the
-``pgmigrate.django.migrate`` playbook writes PostgreSQL settings into ``.env``.
+Everything deployment-specific comes from the process environment, nothing else
+(see ``envconfig.py`` and README.md): the ``.env`` is the app's environment file,
+given by whoever starts it (systemd's ``EnvironmentFile=``, pgmigrate's roles), never
+read here. The database is SQLite until the ``pgmigrate.django.migrate`` playbook
+writes PostgreSQL settings into that file.
 """
 
 import os
@@ -12,8 +14,8 @@ from demo_project import envconfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Real environment variables override the .env file (DJANGO_ENV_FILE or BASE_DIR/.env).
-ENV = envconfig.load_environment(os.environ, BASE_DIR / ".env")
+# The process environment only: no .env loader (pgmigrate's contract, issue 16).
+ENV = dict(os.environ)
 
 # The fallback is public and therefore insecure: fine for the demo, never for
 # anything reachable by others. Set DJANGO_SECRET_KEY in the .env.

@@ -62,19 +62,21 @@ def test_read_env_file_missing_is_empty(tmp_path):
     assert not envconfig.read_env_file(tmp_path / "absent.env")
 
 
-def test_load_environment_file_then_environment_overrides(tmp_path):
-    env_file = tmp_path / "custom.env"
-    env_file.write_text("A=from-file\nB=from-file\n", encoding="utf-8")
-    merged = envconfig.load_environment(
-        {"DJANGO_ENV_FILE": str(env_file), "B": "from-env"}, tmp_path / "default.env"
-    )
-    assert merged["A"] == "from-file"
-    assert merged["B"] == "from-env"
+def test_settings_read_the_process_environment_only(tmp_path, monkeypatch):
+    """No .env loader: a .env next to the code and DJANGO_ENV_FILE are both ignored."""
+    import importlib
 
+    from demo_project import settings
 
-def test_load_environment_default_path(tmp_path):
-    (tmp_path / ".env").write_text("A=default\n", encoding="utf-8")
-    assert envconfig.load_environment({}, tmp_path / ".env") == {"A": "default"}
+    (tmp_path / "x.env").write_text("DATABASE_URL=postgres://u@h/from_file\n", encoding="utf-8")
+    for key in ("DATABASE_URL", "POSTGRES_DB", "SQLITE_PATH"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DJANGO_ENV_FILE", str(tmp_path / "x.env"))
+    assert importlib.reload(settings).DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/from_environment")
+    assert importlib.reload(settings).DATABASES["default"]["NAME"] == "from_environment"
+    monkeypatch.undo()
+    importlib.reload(settings)
 
 
 # --- DATABASE_URL ---------------------------------------------------------------
@@ -246,14 +248,14 @@ def test_discrete_password_from_env_file_round_trips(tmp_path):
     env_file.write_text(
         "POSTGRES_DB=app\nPOSTGRES_PASSWORD='p@ss:w/o?r#d %+ \"x\"'\n", encoding="utf-8"
     )
-    env = envconfig.load_environment({}, env_file)
+    env = envconfig.read_env_file(env_file)
     assert database_config(env, SQLITE_DEFAULT)["PASSWORD"] == 'p@ss:w/o?r#d %+ "x"'
 
 
 def test_url_from_env_file_round_trips(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text(f"DATABASE_URL={pg_url()}\n", encoding="utf-8")
-    env = envconfig.load_environment({}, env_file)
+    env = envconfig.read_env_file(env_file)
     assert database_config(env, SQLITE_DEFAULT)["PASSWORD"] == NASTY_PASSWORD
 
 

@@ -108,6 +108,38 @@ def restore_env(conf, actions):
     actions.append({"step": "put the SQLite-era .env back", "ok": True, "detail": detail})
 
 
+def read_env_file(path):
+    """KEY=VALUE lines of the app's .env (export, # comments, '..' and ".." as the collection writes them)."""
+    values = {}
+    if not os.path.exists(path):
+        return values
+    with open(path, encoding="utf-8") as handle:
+        for raw in handle:
+            line = raw.strip()
+            if line.startswith(("export ", "export\t")):
+                line = line[len("export"):].lstrip()
+            key, sep, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if line.startswith("#") or not sep or not key.replace("_", "a").isalnum():
+                continue
+            values[key] = unquote(value)
+    return values
+
+
+def unquote(value):
+    if len(value) >= 2 and value[0] == "'" and "'" in value[1:]:
+        return value[1:value.index("'", 1)]
+    if len(value) >= 2 and value[0] == '"':
+        out, i = [], 1
+        while i < len(value) and value[i] != '"':
+            if value[i] == "\\" and i + 1 < len(value) and value[i + 1] in '"\\':
+                i += 1
+            out.append(value[i])
+            i += 1
+        return "".join(out)
+    return value
+
+
 def start_app(conf, actions, run_dir):
     if conf["manager"] == "systemd":
         return run(["systemctl", "start"] + conf["units"], actions, "start the app's units")
@@ -116,6 +148,9 @@ def start_app(conf, actions, run_dir):
         argv = ["runuser", "-u", conf["service_user"], "--"] + argv
     env = dict(os.environ)
     env.update({key: str(value) for key, value in conf.get("environment", {}).items()})
+    # The app's contract: its .env (now the SQLite-era one) is its environment, and wins (as EnvironmentFile=).
+    env.update(read_env_file(conf["env_file"]))
+    env["DJANGO_ENV_FILE"] = conf["env_file"]
     # Output to a file, not a pipe: a daemon that keeps the pipe open would make us wait forever.
     log_path = os.path.join(run_dir, "deadman-start.log")
     with open(log_path, "w", encoding="utf-8") as log:
@@ -131,8 +166,13 @@ def health(conf):
     for _attempt in range(60):
         try:
             with urllib.request.urlopen(conf["health_url"], timeout=5) as answer:
-                return json.loads(answer.read())
-        except (OSError, ValueError):
+                body = answer.read()
+            try:  # a JSON health answer is kept; any 2xx page will do
+                doc = json.loads(body)
+            except ValueError:
+                doc = None
+            return doc if isinstance(doc, dict) else {"status": answer.status}
+        except OSError:
             time.sleep(1)
     return {}
 
