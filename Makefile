@@ -22,9 +22,9 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   - migrate the built-in demo app from SQLite to the local PostgreSQL"
-	@echo "make test   - lint, ansible-test sanity, pytest (unit + integration), every Molecule scenario"
+	@echo "make test   - lint, ansible-test sanity, pytest (unit + integration), the real sites (test-apps), every Molecule scenario"
 	@echo "make bench  - benchmarks (not part of make test)"
-	@echo "make test-apps - real third-party sites from PyPI through migrate.yml and rollback.yml (examples/sites)"
+	@echo "make test-apps - real third-party sites from PyPI through migrate.yml and rollback.yml (examples/sites; part of make test)"
 
 ## ---- the two commands -------------------------------------------------------------------
 
@@ -35,8 +35,9 @@ demo: deps postgres
 	@echo "Migration report: $(CURDIR)/.cache/demo/reports/migration-localhost.json"
 	@echo "The demo app now answers on http://127.0.0.1:8765/healthz"
 
-# Two lanes side by side (scripts/test-lanes.sh): the checks and pytest in one, Molecule in the other.
-TEST_LANES ?= checks="lint sanity build pytest" molecule="molecule"
+# Three lanes side by side (scripts/test-lanes.sh): the checks then the real third-party sites
+# (test-apps), pytest, and Molecule.
+TEST_LANES ?= checks="lint sanity build test-apps" pytest="pytest" molecule="molecule"
 test: deps postgres docker
 	@start=$$(date +%s); \
 	scripts/test-lanes.sh $(TEST_LANES); \
