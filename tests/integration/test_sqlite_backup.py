@@ -108,7 +108,7 @@ def test_one_step_copy_finishes_while_another_process_writes(ansible, tmp_path):
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-        conn.executemany("INSERT INTO t (v) VALUES (?)", [("x" * 200,) for _ in range(200000)])
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [("x" * 200,)] * 200000)
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])  # pylint: disable=consider-using-with
     try:
         copy = ansible.module("sqlite_backup", {"path": str(path), "dest": str(tmp_path / "copy.sqlite3"),
