@@ -140,21 +140,25 @@ class ChangedTable(object):
         return sql.SQL("ANALYZE {}").format(sql.Identifier(temp))
 
     def rows_of_temp_keys(self):
-        """FROM item of the table's rows whose key is in ROWS_TEMP, named as the table, its columns only.
-
-        One primary key index probe per key, whatever the estimates: a LATERAL subquery behind OFFSET 0
-        is planned on its own, with the key as a parameter. (A join or IN is the planner's choice, and for
-        a cursor, planned for its first rows, it chose to walk the whole primary key index: O(table x keys)
-        with a disabled scan, 23 s for 3000 keys of a 1e6-row demo.)"""
-        return sql.SQL("(SELECT t.* FROM {} AS k CROSS JOIN LATERAL "
-                       "(SELECT * FROM {} AS r WHERE {} OFFSET 0) AS t) AS {}").format(
-            sql.Identifier(ROWS_TEMP), self.qualified(),
-            sql.SQL(" AND ").join(sql.SQL("r.{} = k.{}").format(sql.Identifier(c), sql.Identifier(c))
-                                  for c in self.target_key),
-            sql.Identifier(self.target))
+        """FROM item of the table's rows whose key is in ROWS_TEMP (rows_by_key_probes)."""
+        return rows_by_key_probes(self.qualified(), self.target, self.target_key)
 
     def drop_temp(self, temp):
         return sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(temp))
+
+
+def rows_by_key_probes(qualified, name, key_columns):
+    """FROM item of the rows of table QUALIFIED whose key is in ROWS_TEMP, named NAME, its columns only.
+
+    One primary key index probe per key whatever the estimates: a LATERAL subquery behind OFFSET 0 is
+    planned on its own, the key a parameter. (An IN or a join is the planner's choice, and a cursor is
+    planned for its first rows: a merge join walking the whole primary key index, O(table rows); with
+    enable_seqscan off, a nested loop over that walk, O(table rows x keys): 23 s for 3197 keys of a
+    1e6-row demo.)"""
+    match = sql.SQL(" AND ").join(sql.SQL("r.{} = k.{}").format(sql.Identifier(c), sql.Identifier(c))
+                                  for c in key_columns)
+    return sql.SQL("(SELECT t.* FROM {} AS k CROSS JOIN LATERAL (SELECT * FROM {} AS r WHERE {} OFFSET 0) AS t) "
+                   "AS {}").format(sql.Identifier(ROWS_TEMP), qualified, match, sql.Identifier(name))
 
 
 def stream_copy(cur, statement, copy, sconn, select, args=()):
