@@ -145,8 +145,8 @@ class Apply(object):
         self.cur = self.conn.cursor()
         plan = self.plan()
         self.cur.execute("SET CONSTRAINTS ALL DEFERRED")
-        # JIT compiles a plan whose cost passes jit_above_cost: the disabled scans of by_key() make every key
-        # lookup look that costly, and compiling took 0.6 s per statement (measured); these statements are short.
+        # JIT compiles a plan whose cost passes jit_above_cost (a count of a large table does): compiling took
+        # 0.6 s per statement (measured), and the apply's statements are short.
         self.cur.execute("SELECT set_config('jit', 'off', true)")
         tables, problems = [], []
         for entry in plan["tables"]:
@@ -189,24 +189,6 @@ class Apply(object):
         self.cur.execute("SELECT set_config('timezone', %s, false), set_config('search_path', %s, false)",
                          (self.params["session_time_zone"], sql.Identifier(self.schema).as_string(self.conn)))
 
-    def few_keys(self, table, keys):
-        """True when the changed keys are a small part of the table (fewer than 1 in 20 of its rows, by
-        PostgreSQL's estimate): then index lookups beat a scan of the whole table."""
-        self.cur.execute("SELECT c.reltuples FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "
-                         "n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s", (self.schema, table.target))
-        row = self.cur.fetchone()
-        return row is not None and keys * 20 < row[0]
-
-    def by_key(self, on):
-        """Key lookups through the primary key index, whatever the planner estimates (ON), so the apply's joins
-        with the temporary tables never scan a whole table (an analyzed 1% of a million rows already would);
-        back to the planner's choice (not ON) for whole-table work: counts, reconciliation, re-copies."""
-        for name in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
-            if on:
-                self.cur.execute("SELECT set_config(%s, 'off', true)", (name,))
-            else:
-                self.cur.execute(sql.SQL("SET LOCAL {} TO DEFAULT").format(sql.Identifier(name)))
-
     def comparing(self):
         """consistency_check's session: fixed output formats, UTC."""
         for name, value in consistency_checks.SESSION_SETTINGS:
@@ -220,18 +202,18 @@ class Apply(object):
         stats = _entry(table.source, self.pending[table.source])
         self.writing()
         if not table.keyed or self.has_keyless_entries(table):
-            self.by_key(False)
             return self.recopy(table, stats, problems)
-        self.by_key(self.few_keys(table, stats["changes"]))
         self.cur.execute(table.create_keys_temp())
         stream_copy(self.cur, table.copy_into(KEYS_TEMP, table.target_key), table.key_copy, self.raw,
                     table.key_copy.select_from(table.gone_keys_from()), table.args())
+        self.cur.execute(table.analyze_temp(KEYS_TEMP))
         self.cur.execute(table.delete_using(KEYS_TEMP))
         stats["deleted"] = self.cur.rowcount
         self.cur.execute(table.drop_temp(KEYS_TEMP))
         self.cur.execute(table.create_rows_temp())
         stream_copy(self.cur, table.copy_into(ROWS_TEMP, table.copy.columns), table.copy, self.raw,
                     table.copy.select_from(table.present_rows_from()), table.args())
+        self.cur.execute(table.analyze_temp(ROWS_TEMP))
         stats["upserted"], stats["reconciled"] = self.write_rows(table)
         self.round_decimals(table)
         self.comparing()
@@ -279,10 +261,10 @@ class Apply(object):
     def reconcile(self, table):
         """Delete the rows whose key SQLite does not have (every key of the table read once); the count."""
         self.writing()
-        self.by_key(False)
         self.cur.execute(table.create_keys_temp())
         stream_copy(self.cur, table.copy_into(KEYS_TEMP, table.target_key), table.key_copy, self.raw,
                     table.key_copy.select)
+        self.cur.execute(table.analyze_temp(KEYS_TEMP))
         self.cur.execute(table.delete_not_in(KEYS_TEMP))
         removed = self.cur.rowcount
         self.cur.execute(table.drop_temp(KEYS_TEMP))
@@ -299,7 +281,6 @@ class Apply(object):
         """Every selected table's row count on both sides; a keyed table that differs is reconciled once."""
         by_name = dict((t["name"], t) for t in tables)
         differing = []
-        self.by_key(False)
         for entry in entries:
             source_rows, target_rows = self.count(entry)
             if source_rows != target_rows:
@@ -310,7 +291,6 @@ class Apply(object):
                     if stats not in tables:
                         tables.append(stats)
                     stats["reconciled"] += self.reconcile(table)
-                    self.by_key(False)
                     source_rows, target_rows = self.count(entry)
             if source_rows != target_rows:
                 differing.append({"name": entry["source"], "source_rows": source_rows, "target_rows": target_rows})

@@ -13,7 +13,6 @@ django_compare for the option django) as consistency_check; a re-copied table is
 from __future__ import annotations
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import decimal_fit, decimal_round, django_compare
-from ansible_collections.pgmigrate.django.plugins.module_utils.change_rows import ROWS_TEMP
 from ansible_collections.pgmigrate.django.plugins.module_utils.content_compare import (
     OrderError, TableResult, compare_table, merge_compare, plan_table,
 )
@@ -49,9 +48,8 @@ def _source_rows(apply, table, spec, ordered):
 
 
 def _target_rows(apply, table, spec, ordered):
-    keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.target_key)
-    query = sql.SQL("{} WHERE ({}) IN (SELECT {} FROM {})").format(
-        spec.target_query(False), keys, keys, sql.Identifier(ROWS_TEMP))
+    query = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(plan.expression for plan in spec.plans), table.rows_of_temp_keys())
     if ordered:
         query = sql.SQL("{} ORDER BY {}").format(
             query, sql.SQL(", ").join(plan.order_expression for plan in spec.plans[:spec.key_len]))

@@ -241,3 +241,34 @@ def test_ten_thousand_changed_keys_in_seconds(ansible, demo_source, demo_copy, t
     assert refused.rc != 0 and "migrate ran on SQLite" in refused.result["msg"], refused.result.get("msg")
     assert refused.result["changed"] is False
     assert demo_copy.scalar("SELECT name FROM inventory_item WHERE id = 1") != "after the migrate"
+
+
+def _plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+def test_changed_rows_are_read_by_primary_key_probes(pg_target):
+    """The verification's read of the written rows probes the primary key index once per key, also as a
+    cursor (planned for its first rows) with an analyzed key table: never a walk of the whole table."""
+    from ansible_collections.pgmigrate.django.plugins.module_utils.change_rows import ROWS_TEMP, rows_by_key_probes
+    from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import sql
+
+    conn = pg_target.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL);"
+                    "INSERT INTO big SELECT g, 'n' || g FROM generate_series(1, 200000) AS g; ANALYZE big")
+        conn.autocommit = False
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM big WHERE id % 200 = 0; ANALYZE {}")
+                    .format(sql.Identifier(ROWS_TEMP), sql.Identifier(ROWS_TEMP)))
+        query = sql.SQL("SELECT id, name FROM {} ORDER BY id").format(
+            rows_by_key_probes(sql.Identifier("public", "big"), "big", ["id"]))
+        cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) DECLARE probe CURSOR FOR {}").format(query))
+        scans = [node for node in _plan_nodes(cur.fetchone()[0][0]["Plan"]) if node.get("Relation Name") == "big"]
+        assert scans and all(node["Node Type"] == "Index Scan" and node.get("Index Cond") for node in scans), scans
+        cur.execute(query)
+        assert cur.fetchall() == [(key, "n%d" % key) for key in range(200, 200001, 200)]
+    finally:
+        conn.close()
