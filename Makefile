@@ -18,7 +18,7 @@ PG_VERSION ?= 15
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 PYTEST_ARGS ?=
 
-.PHONY: help demo test deps system-deps venv collection postgres docker lint sanity pytest molecule build bench clean test-apps
+.PHONY: help demo test deps system-deps venv collection postgres docker lint sanity pytest pytest-migrate pytest-rest molecule build bench clean test-apps
 
 help:
 	@echo "make demo   - migrate the built-in demo app from SQLite to the local PostgreSQL"
@@ -35,9 +35,10 @@ demo: deps postgres
 	@echo "Migration report: $(CURDIR)/.cache/demo/reports/migration-localhost.json"
 	@echo "The demo app now answers on http://127.0.0.1:8765/healthz"
 
-# Three lanes side by side (scripts/test-lanes.sh): the checks then the real third-party sites
-# (test-apps), pytest, and Molecule.
-TEST_LANES ?= checks="lint sanity build test-apps" pytest="pytest" molecule="molecule"
+# Four lanes side by side (scripts/test-lanes.sh): the checks then the real third-party sites
+# (test-apps); pytest in two halves (the whole-playbook migration tests, and the rest: they mostly
+# wait on apps, PostgreSQL and ansible-playbook, not on the CPU); Molecule.
+TEST_LANES ?= checks="lint sanity build test-apps" pytest="pytest-rest" pytest-migrate="pytest-migrate" molecule="molecule"
 test: deps postgres docker
 	@start=$$(date +%s); \
 	scripts/test-lanes.sh $(TEST_LANES); \
@@ -91,6 +92,13 @@ build: venv
 
 pytest: venv collection postgres
 	CI=$${CI:-false} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The two halves of pytest for parallel lanes, each with its own temporary directory.
+PYTEST_MIGRATE_FILES := $(addprefix tests/integration/,test_migrate_online.py test_migrate_faults.py test_migrate_playbook.py)
+pytest-migrate: venv collection postgres
+	CI=$${CI:-false} $(BIN)/python -m pytest --basetemp=$(CURDIR)/.cache/pytest-migrate $(PYTEST_ARGS) $(PYTEST_MIGRATE_FILES)
+pytest-rest: venv collection postgres
+	CI=$${CI:-false} $(BIN)/python -m pytest --basetemp=$(CURDIR)/.cache/pytest-rest $(addprefix --ignore=,$(PYTEST_MIGRATE_FILES)) $(PYTEST_ARGS)
 
 molecule: venv docker
 	@for scenario in $(MOLECULE_SCENARIOS); do \
