@@ -49,6 +49,17 @@ options:
     description: What the result's C(changed) says after the command ran (a read-only command says V(false)).
     type: bool
     default: true
+  pid_file:
+    description:
+      - For a start command that daemonizes and writes this pid file (gunicorn C(--daemon --pid FILE)). When the
+        process the file names is running, nothing runs and the result is not changed; else the command runs
+        and the module waits until the file names a running process, polling every 0.1 s.
+      - A pid file whose process started after the file was written (a reused pid) counts as not running.
+    type: path
+  pid_file_timeout:
+    description: Seconds to wait for O(pid_file) after the command exited.
+    type: int
+    default: 30
 extends_documentation_fragment: [pgmigrate.django.attributes]
 attributes:
   check_mode:
@@ -58,6 +69,7 @@ attributes:
     support: none
 notes:
   - A daemonizing start command (gunicorn C(--daemon)) must detach its output, as gunicorn does.
+  - In check mode with O(pid_file), the result says whether the command would run.
 seealso:
   - module: pgmigrate.django.django_settings
   - module: pgmigrate.django.env_file
@@ -97,6 +109,11 @@ stderr:
   returned: when it ran
   type: str
   sample: ""
+pid:
+  description: With O(pid_file), the running process it names (after the start); null without O(pid_file).
+  returned: always
+  type: int
+  sample: 4242
 env_keys:
   description: The names (never the values) of the keys taken from O(env_file).
   returned: always
@@ -115,7 +132,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import dotenv
+from ansible_collections.pgmigrate.django.plugins.module_utils import dotenv, pid_file
 
 
 SECRET_KEY = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|URL|_KEY$", re.IGNORECASE)
@@ -145,6 +162,27 @@ def label(argv):
     return " ".join(words)
 
 
+def running_daemon(module):
+    """The pid O(pid_file) names when that daemon runs, else None."""
+    try:
+        return pid_file.live_pid(module.params["pid_file"])[0]
+    except (OSError, ValueError) as error:
+        module.fail_json(msg="Cannot read pid_file: %s. Fix or remove it; nothing was run." % error,
+                         cmd=module.params["argv"])
+    return None
+
+
+def wait_for_daemon(module, result):
+    pid, note = pid_file.wait_live(module.params["pid_file"], module.params["pid_file_timeout"], 0.1)
+    if pid is None:
+        module.fail_json(msg="%s exited with rc 0 but %s names no running process after %d s (%s): the command must "
+                             "daemonize and write that pid file. Last lines:\n%s"
+                             % (label(module.params["argv"]), module.params["pid_file"],
+                                module.params["pid_file_timeout"], note,
+                                tail(result["stderr"] or result["stdout"], 20)), **result)
+    return pid
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -154,6 +192,8 @@ def main():
             environment=dict(type="dict", default={}),
             output_lines=dict(type="int", default=40),
             changed=dict(type="bool", default=True),
+            pid_file=dict(type="path"),
+            pid_file_timeout=dict(type="int", default=30),
         ),
         supports_check_mode=True,
     )
@@ -163,9 +203,15 @@ def main():
     values = read_env_file(module, params["env_file"]) if params["env_file"] else {}
     # Should the command print a secret of the .env, it is masked in the result.
     module.no_log_values.update(value for key, value in values.items() if SECRET_KEY.search(key) and len(value) > 3)
-    result = dict(cmd=params["argv"], env_keys=sorted(values))
+    result = dict(cmd=params["argv"], env_keys=sorted(values), pid=None)
+    if params["pid_file"]:
+        result["pid"] = running_daemon(module)
+        if result["pid"] is not None:
+            module.exit_json(changed=False, msg="%s: already running as pid %d" % (label(params["argv"]), result["pid"]),
+                             **result)
     if module.check_mode:
-        module.exit_json(changed=False, msg="%s: not run in check mode" % label(params["argv"]), **result)
+        module.exit_json(changed=bool(params["pid_file"]), msg="%s: not run in check mode" % label(params["argv"]),
+                         **result)
     env = dotenv.process_environment(os.environ, params["environment"], values, params["env_file"])
     # run_command's environ_update reaches only this child; nothing of it is logged.
     rc, out, err = module.run_command(params["argv"], cwd=params["chdir"], environ_update=env,
@@ -175,8 +221,9 @@ def main():
     if rc != 0:
         module.fail_json(msg="%s failed with rc %s. Last lines:\n%s" % (label(params["argv"]), rc,
                                                                         tail(err or out, 20)), **result)
+    if params["pid_file"]:
+        result["pid"] = wait_for_daemon(module, result)
     module.exit_json(changed=params["changed"], msg="%s: rc 0" % label(params["argv"]), **result)
-
 
 if __name__ == "__main__":
     main()
