@@ -91,7 +91,8 @@ def run(params, check_mode=False):
         with sqlite_source.reading(params["source"]):
             current, top, pending = read_log(raw, params, after)
             texts.execute("BEGIN")
-            source = sequence_reset.read_sqlite(texts, params["source"]) if params.get("reset_sequences") else None
+            sequence_source = (sequence_reset.read_sqlite(texts, params["source"]) if params.get("reset_sequences")
+                               else None)
             result = {"changed": False, "watermark": after, "max_seq": top, "schema_fingerprint": current,
                       "django": django_values.summary(params), "decimal_rounded": {}, "problems": [],
                       "rows_checked": 0, "counts": {"ok": True, "tables": []}, "sequences": [],
@@ -100,13 +101,13 @@ def run(params, check_mode=False):
                 pending = selected(pending, params)
                 result.update(tables=[_entry(name, count) for name, count in sorted(pending.items())],
                               changes=sum(pending.values()))
-                if source is not None:
+                if sequence_source is not None:
                     conn = connect(params)
-                    move_sequences(conn, params, source, result, check_mode=True)
+                    move_sequences(conn, params, sequence_source, result, check_mode=True)
                     result["changed"] = result["sequences_changed"] > 0
             else:
                 conn = connect(params)
-                Apply(params, raw, texts, conn, after, pending, result, source).run()
+                Apply(params, raw, texts, conn, after, pending, result, sequence_source).run()
     except psycopg2.Error as error:
         raise ModuleError("the changes could not be applied: %s; nothing was applied (rolled back)"
                           % explain_error(error, params), changed=False)
@@ -117,10 +118,10 @@ def run(params, check_mode=False):
     return result
 
 
-def move_sequences(conn, params, source, result, check_mode=False):
+def move_sequences(conn, params, sequence_source, result, check_mode=False):
     """sequence_reset.move() in CONN's open transaction (the apply's, or a read in check mode, rolled back); an
     impossible move or an error rolls the whole transaction back and fails with reset_sequences' message."""
-    sqlite_values, source_tables = source
+    sqlite_values, source_tables = sequence_source
     suffix = "" if check_mode else NOT_APPLIED
     try:
         moved = sequence_reset.move(conn.cursor(), params, sqlite_values, check_mode, source_tables)
@@ -158,9 +159,9 @@ def _close_quietly(handle):
 class Apply(object):
     """One apply: the plan, the transaction, each changed table, the counts, commit or rollback."""
 
-    def __init__(self, params, raw, texts, conn, watermark, pending, result, source=None):
+    def __init__(self, params, raw, texts, conn, watermark, pending, result, sequence_source=None):
         self.params, self.raw, self.texts, self.conn = params, raw, texts, conn
-        self.source = source  # read_sqlite() of the source when the sequences move too
+        self.sequence_source = sequence_source  # read_sqlite() of the source when the sequences move too
         self.schema = params["schema"]
         self.watermark, self.pending, self.result = watermark, pending, result
         self.cur = None
@@ -190,8 +191,8 @@ class Apply(object):
                 else ""
             raise ModuleError("the changes applied to PostgreSQL differ from SQLite %s, so nothing was applied (rolled "
                               "back): %s%s" % (self.params["source"], shown, more), **dict(self.result, changed=False))
-        if self.source is not None:
-            move_sequences(self.conn, self.params, self.source, self.result)
+        if self.sequence_source is not None:
+            move_sequences(self.conn, self.params, self.sequence_source, self.result)
         self.conn.commit()
         self.result["changed"] = self.result["sequences_changed"] > 0 or any(
             t["upserted"] or t["deleted"] or t["recopied"] or t["reconciled"] for t in tables)

@@ -303,8 +303,7 @@ def moved(result):
 SEQUENCED = ["inventory_tag", "inventory_category", "inventory_item", "inventory_event"]
 
 
-def test_reset_sequences_moves_them_with_the_rows_then_changes_nothing(ansible, demo_source, migrated_copy,
-                                                                      tmp_path):
+def test_reset_sequences_moves_them_with_the_rows_then_changes_nothing(ansible, demo_source, migrated_copy, tmp_path):
     """Rows inserted in SQLite above the snapshot's max: the next PostgreSQL insert gets max + 1; a deleted last
     row of an AUTOINCREMENT table is honoured (sqlite_sequence); check mode moves nothing; an excluded table's
     sequence is not touched; the run after changes nothing."""
