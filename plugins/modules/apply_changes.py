@@ -83,7 +83,7 @@ attributes:
       - Checks the fingerprint, reads the watermark and counts the pending changes per table; writes nothing.
       - With O(reset_sequences), also reports the sequences that would move, measured against PostgreSQL as it is
         (before the pending changes; C(sqlite_sequence) of O(source) covers the ids they add to an
-        C(AUTOINCREMENT) table); RV(changed) is then true when a sequence would move.
+        C(AUTOINCREMENT) table); C(changed) is then true when a sequence would move.
   diff_mode:
     support: none
 notes:
