@@ -9,7 +9,9 @@ the keys SQLite no longer has are deleted, the rows it has are upserted (copy_ta
 COPY into a temporary table), then those rows are read again on both sides and compared with the
 canonical forms of consistency_check. Then every selected table's row count is compared; a table
 whose counts differ had a row deleted without a trigger firing (INSERT OR REPLACE) and has its key
-set reconciled. Any difference left rolls everything back.
+set reconciled. Any difference left rolls everything back. With reset_sequences, the sequences of the
+selected tables are then brought up to their column's max and sqlite_sequence (sequence_reset.move) in
+the same transaction, so the rows and the sequences are committed together or not at all.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import (
     catalog, change_log, change_verify, consistency_checks, django_values, load_plan, preflight_checks,
-    sqlite_source,
+    sequence_reset, sqlite_source,
 )
 from ansible_collections.pgmigrate.django.plugins.module_utils.change_rows import (
     KEYS_TEMP, ROWS_TEMP, ChangedTable, stream_copy,
@@ -29,6 +31,7 @@ from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
 )
 
 SHOWN_PROBLEMS = 5
+NOT_APPLIED = " (the changes applied in the same transaction were rolled back too: nothing was applied)"
 
 
 def validate(params):
@@ -88,16 +91,23 @@ def run(params, check_mode=False):
         with sqlite_source.reading(params["source"]):
             current, top, pending = read_log(raw, params, after)
             texts.execute("BEGIN")
+            sequence_source = (sequence_reset.read_sqlite(texts, params["source"]) if params.get("reset_sequences")
+                               else None)
             result = {"changed": False, "watermark": after, "max_seq": top, "schema_fingerprint": current,
                       "django": django_values.summary(params), "decimal_rounded": {}, "problems": [],
-                      "rows_checked": 0, "counts": {"ok": True, "tables": []}}
+                      "rows_checked": 0, "counts": {"ok": True, "tables": []}, "sequences": [],
+                      "sequences_changed": 0}
             if check_mode:
                 pending = selected(pending, params)
                 result.update(tables=[_entry(name, count) for name, count in sorted(pending.items())],
                               changes=sum(pending.values()))
+                if sequence_source is not None:
+                    conn = connect(params)
+                    move_sequences(conn, params, sequence_source, result, check_mode=True)
+                    result["changed"] = result["sequences_changed"] > 0
             else:
                 conn = connect(params)
-                Apply(params, raw, texts, conn, after, pending, result).run()
+                Apply(params, raw, texts, conn, after, pending, result, sequence_source).run()
     except psycopg2.Error as error:
         raise ModuleError("the changes could not be applied: %s; nothing was applied (rolled back)"
                           % explain_error(error, params), changed=False)
@@ -106,6 +116,24 @@ def run(params, check_mode=False):
             _close_quietly(handle)
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
+
+
+def move_sequences(conn, params, sequence_source, result, check_mode=False):
+    """sequence_reset.move() in CONN's open transaction (the apply's, or a read in check mode, rolled back); an
+    impossible move or an error rolls the whole transaction back and fails with reset_sequences' message."""
+    sqlite_values, source_tables = sequence_source
+    suffix = "" if check_mode else NOT_APPLIED
+    try:
+        moved = sequence_reset.move(conn.cursor(), params, sqlite_values, check_mode, source_tables)
+    except ModuleError as error:
+        conn.rollback()
+        raise ModuleError("%s%s" % (error, suffix), **dict(result, **dict(error.result, changed=False)))
+    except psycopg2.Error as error:
+        conn.rollback()
+        raise ModuleError(sequence_reset.FAILED % explain_error(error, params) + suffix, **dict(result, changed=False))
+    if check_mode:
+        conn.rollback()
+    result.update(sequences=moved["sequences"], sequences_changed=moved["changed_count"])
 
 
 def selected(pending, params):
@@ -131,8 +159,9 @@ def _close_quietly(handle):
 class Apply(object):
     """One apply: the plan, the transaction, each changed table, the counts, commit or rollback."""
 
-    def __init__(self, params, raw, texts, conn, watermark, pending, result):
+    def __init__(self, params, raw, texts, conn, watermark, pending, result, sequence_source=None):
         self.params, self.raw, self.texts, self.conn = params, raw, texts, conn
+        self.sequence_source = sequence_source  # read_sqlite() of the source when the sequences move too
         self.schema = params["schema"]
         self.watermark, self.pending, self.result = watermark, pending, result
         self.cur = None
@@ -162,9 +191,11 @@ class Apply(object):
                 else ""
             raise ModuleError("the changes applied to PostgreSQL differ from SQLite %s, so nothing was applied (rolled "
                               "back): %s%s" % (self.params["source"], shown, more), **dict(self.result, changed=False))
+        if self.sequence_source is not None:
+            move_sequences(self.conn, self.params, self.sequence_source, self.result)
         self.conn.commit()
-        self.result["changed"] = any(t["upserted"] or t["deleted"] or t["recopied"] or t["reconciled"]
-                                     for t in tables)
+        self.result["changed"] = self.result["sequences_changed"] > 0 or any(
+            t["upserted"] or t["deleted"] or t["recopied"] or t["reconciled"] for t in tables)
 
     def plan(self):
         """The selected tables paired with the target (the load's own pairing); refuses a plan with problems."""

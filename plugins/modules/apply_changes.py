@@ -60,19 +60,37 @@ options:
       - How many differing rows are reported per table in RV(problems).
     type: int
     default: 10
+  reset_sequences:
+    description:
+      - After the apply and its verification succeeded, and in the same transaction (before the commit), move
+        every sequence owned by a C(serial) or C(identity) column of the selected tables exactly as
+        M(pgmigrate.django.reset_sequences) with O(source) does (the column maximum, SQLite's C(sqlite_sequence)
+        of O(source), the same C(SHARE) lock and rules), so one task less runs while the app is down.
+      - The sequence of a table left out by O(include_tables) or O(exclude_tables) is not touched (the default
+        O(exclude_tables) leaves out C(django_migrations), whose rows PostgreSQL's own C(migrate) wrote).
+      - A sequence that cannot move (not owned by the role, or the value outside its range) fails the task
+        with M(pgmigrate.django.reset_sequences)' message, and the changes are rolled back with it, nothing is
+        committed.
+    type: bool
+    default: false
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
                                  pgmigrate.django.table_selection, pgmigrate.django.attributes,
                                  pgmigrate.django.django_settings, pgmigrate.django.django_settings.policies]
 attributes:
   check_mode:
     support: full
-    details: Checks the fingerprint, reads the watermark and counts the pending changes per table; writes nothing.
+    details:
+      - Checks the fingerprint, reads the watermark and counts the pending changes per table; writes nothing.
+      - With O(reset_sequences), also reports the sequences that would move, measured against PostgreSQL as it is
+        (before the pending changes; C(sqlite_sequence) of O(source) covers the ids they add to an
+        C(AUTOINCREMENT) table); C(changed) is then true when a sequence would move.
   diff_mode:
     support: none
 notes:
   - The role needs C(SELECT), C(INSERT), C(UPDATE), C(DELETE) on the tables and C(TEMPORARY) on the database;
     the owner that ran the load will do.
-  - Sequences are not touched; run M(pgmigrate.django.reset_sequences) afterwards.
+  - Sequences are not touched unless O(reset_sequences) is true; then the role must own them (the role that ran
+    C(manage.py migrate)), otherwise run M(pgmigrate.django.reset_sequences) afterwards.
   - Foreign keys are checked at commit when they are C(DEFERRABLE) (Django's are); others are checked per
     statement, and an apply that meets one fails and rolls back.
 seealso:
@@ -94,6 +112,17 @@ EXAMPLES = r"""
     login_db: app
     ssl_mode: verify-full
     ca_cert: /etc/ssl/certs/pgmigrate-ca.crt
+  register: applied
+
+- name: The same, and the id sequences brought up to the ids in use, committed with the rows
+  pgmigrate.django.apply_changes:
+    source: /srv/app/db.sqlite3
+    snapshot: /var/backups/app/runs/20261203T1400/snapshot.sqlite3
+    expected_fingerprint: "{{ capture.schema_fingerprint }}"
+    reset_sequences: true
+    login_unix_socket: /var/run/postgresql
+    login_user: app_owner
+    login_db: app
   register: applied
 """
 
@@ -174,6 +203,58 @@ django:
   returned: always
   type: dict
   sample: {}
+sequences:
+  description:
+    - With O(reset_sequences), every sequence of the selected tables looked at, sorted by table and column, as
+      RV(pgmigrate.django.reset_sequences#module:sequences) (in check mode, what would move); empty without it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    sequence:
+      description: The sequence, schema-qualified.
+      type: str
+      sample: public.inventory_item_id_seq
+    table:
+      description: The table that owns it.
+      type: str
+      sample: inventory_item
+    column:
+      description: The serial or identity column.
+      type: str
+      sample: id
+    kind:
+      description: V(identity) or V(serial).
+      type: str
+      sample: identity
+    before:
+      description: The value the next insert would have got before this run.
+      type: int
+      sample: 500001
+    after:
+      description: The value the next insert gets after this run (in check mode, would get).
+      type: int
+      sample: 500121
+    column_max:
+      description: The highest value in the column (lowest for a descending sequence); null when the table is empty.
+      type: int
+      sample: 500120
+    sqlite_sequence:
+      description: SQLite's C(sqlite_sequence) value for the table, or null (no entry).
+      type: int
+      sample: 500120
+    changed:
+      description: Whether the next value moved (in check mode, would move).
+      type: bool
+      sample: true
+  sample:
+    - {sequence: public.inventory_item_id_seq, table: inventory_item, column: id, kind: identity, before: 500001,
+       after: 500121, column_max: 500120, sqlite_sequence: 500120, changed: true}
+sequences_changed:
+  description: How many sequences moved (in check mode, would move); 0 without O(reset_sequences).
+  returned: always
+  type: int
+  sample: 3
 seconds:
   description: Seconds the whole apply took.
   returned: always
@@ -199,6 +280,7 @@ def argument_spec():
         exclude_tables=dict(type="list", elements="str", default=["django_migrations"]),
         batch_keys=dict(type="int", default=5000, no_log=False),
         max_reported_mismatches=dict(type="int", default=10),
+        reset_sequences=dict(type="bool", default=False),
     )
     spec.update(django_values.argument_spec())
     return spec

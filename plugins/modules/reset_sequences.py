@@ -161,126 +161,12 @@ changed_count:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgmigrate.django.plugins.module_utils import django_values, table_selection
-from ansible_collections.pgmigrate.django.plugins.module_utils.catalog import target_tables
+from ansible_collections.pgmigrate.django.plugins.module_utils import django_values
 from ansible_collections.pgmigrate.django.plugins.module_utils.errors import ModuleError
 from ansible_collections.pgmigrate.django.plugins.module_utils.postgres import (
-    connect, explain_error, postgres_argument_spec, psycopg2, quote_qualified, run_task, sql,
+    connect, explain_error, postgres_argument_spec, psycopg2, run_task,
 )
-from ansible_collections.pgmigrate.django.plugins.module_utils.sequences import (
-    restart_statements, sequence_states, sqlite_values_by_table,
-)
-from ansible_collections.pgmigrate.django.plugins.module_utils.sqlite_source import list_tables, open_readonly, sqlite_sequences
-
-LOCK_TIMEOUT = "30s"
-
-
-def read_source(path):
-    """({SQLite table: sqlite_sequence value}, every SQLite table name), or ({}, []) without O(source)."""
-    if not path:
-        return {}, []
-    conn = open_readonly(path)
-    try:
-        tables, skipped = list_tables(conn)
-        return sqlite_sequences(conn), tables + [item["name"] for item in skipped]
-    except Exception as error:  # sqlite3.Error and decoding problems alike
-        raise ModuleError("Cannot read sqlite_sequence from %s: %s" % (path, error))
-    finally:
-        conn.close()
-
-
-def check_schema(cur, params):
-    cur.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (params["schema"],))
-    if cur.fetchone() is None:
-        raise ModuleError("Schema %r does not exist in database %r: check `schema` (nothing was changed)"
-                          % (params["schema"], params["login_db"]))
-
-
-def selected_tables(params, all_tables, source_tables=()):
-    """The PostgreSQL tables selected by O(include_tables) and O(exclude_tables), or None for all.
-
-    With O(source), a name of a SQLite table is known too (the same names select in every module)."""
-    where = "schema %s" % params["schema"] + (" and the SQLite file" if source_tables else "")
-    known = sorted(set(all_tables) | set(source_tables))
-    include = table_selection.resolve("include_tables", params["include_tables"], known, where)
-    # django_migrations may be named without existing, as in every module's exclude_tables
-    exclude = table_selection.resolve("exclude_tables", params["exclude_tables"], known, where,
-                                      tolerated=("django_migrations",))
-    if not include and not exclude:
-        return None
-    pairs = table_selection.select([(name, name) for name in all_tables], include, exclude)
-    return [name for name, _same in pairs]
-
-
-def lock_tables(cur, schema, tables):
-    """Keep writers out while max(id) is read and the sequences move."""
-    if not tables:
-        return
-    cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-    names = sql.SQL(", ").join(quote_qualified(schema, table) for table in sorted(set(tables)))
-    cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(names))
-
-
-def refuse_impossible(params, moves):
-    problems = []
-    for state in moves:
-        if not state["fits"]:
-            problems.append("sequence %s (%s.%s) would need next value %s, outside its range %s..%s: widen the "
-                            "column and its sequence (bigint)"
-                            % (state["qualified"], state["table"], state["column"], state["wanted_next"],
-                               state["min_value"], state["max_value"]))
-        elif not state["owned"]:
-            problems.append("sequence %s (%s.%s) must move from %s to %s but role %r does not own it: run as the "
-                            "owner of the tables (the role that ran manage.py migrate)"
-                            % (state["qualified"], state["table"], state["column"], state["next_value"],
-                               state["wanted_next"], params["login_user"]))
-    if problems:
-        raise ModuleError("Cannot reset %d sequence(s), nothing was changed: %s"
-                          % (len(problems), "; ".join(problems)), problems=problems)
-
-
-def report(state, changed):
-    return dict(
-        sequence=state["qualified"], table=state["table"], column=state["column"], kind=state["kind"],
-        before=state["next_value"], after=state["wanted_next"] if changed else state["next_value"],
-        column_max=state["column_max"], sqlite_sequence=state["sqlite_sequence"], changed=changed,
-    )
-
-
-def reset(params, conn, sqlite_values_by_name, check_mode, source_tables=()):
-    schema = params["schema"]
-    cur = conn.cursor()
-    check_schema(cur, params)
-    all_tables = target_tables(cur, schema)
-    tables = selected_tables(params, all_tables, source_tables)
-    sqlite_values = sqlite_values_by_table(sqlite_values_by_name, all_tables)
-    states = sequence_states(cur, schema, tables, sqlite_values)
-    moves = [state for state in states if state["next_value"] != state["wanted_next"]]
-    refuse_impossible(params, moves)
-    if moves and not check_mode:
-        # Read again under a lock that keeps writers out until the commit.
-        lock_tables(cur, schema, [state["table"] for state in states])
-        states = sequence_states(cur, schema, tables, sqlite_values)
-        moves = [state for state in states if state["next_value"] != state["wanted_next"]]
-        refuse_impossible(params, moves)
-    queries = []
-    for state in moves:
-        for statement, params in restart_statements(state):
-            queries.append(cur.mogrify(statement, params).decode("utf-8"))
-            if not check_mode:
-                cur.execute(statement, params)
-    if check_mode:
-        conn.rollback()
-    else:
-        conn.commit()
-    moved = set(id(state) for state in moves)
-    sequences = [report(state, id(state) in moved) for state in states]
-    diff = dict(
-        before="".join("%s: next %s\n" % (s["sequence"], s["before"]) for s in sequences if s["changed"]),
-        after="".join("%s: next %s\n" % (s["sequence"], s["after"]) for s in sequences if s["changed"]),
-    )
-    return dict(changed=bool(moves), sequences=sequences, executed_queries=queries, changed_count=len(moves),
-                diff=diff)
+from ansible_collections.pgmigrate.django.plugins.module_utils.sequence_reset import FAILED, read_source, reset
 
 
 def run(params, check_mode):
@@ -291,7 +177,7 @@ def run(params, check_mode):
         return dict(reset(params, conn, sqlite_values, check_mode, source_tables), django=django_values.summary(params))
     except psycopg2.Error as error:
         conn.rollback()
-        raise ModuleError("Resetting the sequences failed, nothing was changed: %s" % explain_error(error, params))
+        raise ModuleError(FAILED % explain_error(error, params))
     finally:
         conn.close()
 

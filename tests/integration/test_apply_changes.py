@@ -272,3 +272,106 @@ def test_changed_rows_are_read_by_primary_key_probes(pg_target):
         assert cur.fetchall() == [(key, "n%d" % key) for key in range(200, 200001, 200)]
     finally:
         conn.close()
+
+
+# ---------------------------------------------------------------- reset_sequences=true
+
+def captured_live(ansible, demo_source, tmp_path):
+    """A writable copy of the demo file with the capture installed (the log starts empty: after_seq=0)."""
+    path = tmp_path / "live.sqlite3"
+    shutil.copy(demo_source, path)
+    path.chmod(0o600)
+    installed = capture(ansible, path)
+    assert installed.rc == 0, installed.result.get("msg")
+    return path
+
+
+def next_ids(target, tables):
+    """{table: the id nextval() hands out next}, read without consuming one."""
+    out = {}
+    for table in tables:
+        sequence = target.scalar("SELECT pg_get_serial_sequence(%s, 'id')", ('"%s"' % table,))
+        last_value, is_called = target.query("SELECT last_value, is_called FROM %s" % sequence)[0]
+        out[table] = last_value + 1 if is_called else last_value
+    return out
+
+
+def moved(result):
+    return dict((s["table"], s["after"]) for s in result.result["sequences"] if s["changed"])
+
+
+SEQUENCED = ["inventory_tag", "inventory_category", "inventory_item", "inventory_event"]
+
+
+def test_reset_sequences_moves_them_with_the_rows_then_changes_nothing(ansible, demo_source, migrated_copy, tmp_path):
+    """Rows inserted in SQLite above the snapshot's max: the next PostgreSQL insert gets max + 1; a deleted last
+    row of an AUTOINCREMENT table is honoured (sqlite_sequence); check mode moves nothing; an excluded table's
+    sequence is not touched; the run after changes nothing."""
+    target = migrated_copy  # the snapshot loaded and its sequences reset, as after the online window
+    live = captured_live(ansible, demo_source, tmp_path)
+    conn = sqlite3.connect(live, isolation_level=None)
+    conn.execute("INSERT INTO inventory_tag (name) VALUES ('online-1'), ('online-2'), ('online-3')")
+    top_tag = conn.execute("SELECT max(id) FROM inventory_tag").fetchone()[0]
+    gone = conn.execute("INSERT INTO inventory_category (name, description) VALUES ('gone', 'last row')").lastrowid
+    conn.execute("DELETE FROM inventory_category WHERE id = ?", (gone,))
+    conn.close()
+    loaded = next_ids(target, SEQUENCED)
+    assert loaded["inventory_tag"] == top_tag - 2 and loaded["inventory_category"] == gone  # would be reused
+
+    args = dict(target.params, source=str(live), after_seq=0, reset_sequences=True)
+    dry = ansible.module("apply_changes", args, check=True)
+    assert dry.rc == 0, dry.result.get("msg")
+    assert dry.result["changed"] is True and dry.result["sequences_changed"] == 2
+    assert moved(dry) == {"inventory_tag": top_tag + 1, "inventory_category": gone + 1}
+    assert next_ids(target, SEQUENCED) == loaded, "check mode moved a sequence"
+    assert target.scalar("SELECT max(id) FROM inventory_tag") == top_tag - 3, "check mode wrote rows"
+
+    first = ansible.module("apply_changes", dict(args, exclude_tables=["django_migrations", "inventory_category"]))
+    assert first.rc == 0, (first.result.get("msg"), first.result.get("problems"))
+    assert first.result["changed"] is True and first.result["sequences_changed"] == 1
+    assert moved(first) == {"inventory_tag": top_tag + 1}
+    assert "inventory_category" not in {s["table"] for s in first.result["sequences"]}
+    assert "django_migrations" not in {s["table"] for s in first.result["sequences"]}
+    assert next_ids(target, SEQUENCED) == dict(loaded, inventory_tag=top_tag + 1)
+    assert target.scalar("SELECT max(id) FROM inventory_tag") == top_tag
+
+    second = ansible.module("apply_changes", args)
+    assert second.rc == 0, second.result.get("msg")
+    assert second.result["changed"] is True and moved(second) == {"inventory_category": gone + 1}
+    assert not any(t["upserted"] or t["deleted"] for t in second.result["tables"]), second.result["tables"]
+
+    rerun = ansible.module("apply_changes", args)
+    assert rerun.rc == 0 and rerun.result["changed"] is False and rerun.result["sequences_changed"] == 0
+    assert rerun.result["sequences"] and not moved(rerun)
+    assert target.scalar("INSERT INTO inventory_tag (name) VALUES ('next') RETURNING id") == top_tag + 1
+    assert target.scalar("INSERT INTO inventory_category (name, description) VALUES ('next', '') RETURNING id") \
+        == gone + 1
+
+
+def test_a_sequence_that_cannot_move_rolls_back_the_rows_too(ansible, demo_source, migrated_copy, tmp_path):
+    """One sequence out of its range: the task fails with reset_sequences' message, and neither the applied rows
+    nor any other sequence is committed. Without the reset the same apply commits them (the sequence failed)."""
+    target = migrated_copy
+    live = captured_live(ansible, demo_source, tmp_path)
+    top_tag = target.scalar("SELECT max(id) FROM inventory_tag")
+    target.query("ALTER TABLE inventory_tag ALTER COLUMN id SET MAXVALUE %d" % (top_tag + 1))
+    conn = sqlite3.connect(live, isolation_level=None)
+    conn.execute("INSERT INTO inventory_tag (name) VALUES ('online-1'), ('online-2')")  # next would be top + 3
+    conn.execute("INSERT INTO inventory_category (name, description) VALUES ('online', 'moves its sequence')")
+    conn.close()
+    counts = "SELECT (SELECT count(*) FROM inventory_tag), (SELECT count(*) FROM inventory_category)"
+    rows, loaded = target.query(counts)[0], next_ids(target, SEQUENCED)
+
+    args = dict(target.params, source=str(live), after_seq=0)
+    failed = ansible.module("apply_changes", dict(args, reset_sequences=True))
+    assert failed.rc != 0 and failed.result["changed"] is False
+    msg = failed.result["msg"]
+    assert "Cannot reset 1 sequence(s), nothing was changed" in msg and "inventory_tag_id_seq" in msg, msg
+    assert "outside its range" in msg and "rolled back" in msg, msg
+    assert len(failed.result["problems"]) == 1
+    assert target.query(counts)[0] == rows, "the applied rows were committed"
+    assert next_ids(target, SEQUENCED) == loaded, "a sequence moved"
+
+    plain = ansible.module("apply_changes", args)
+    assert plain.rc == 0 and plain.result["changed"] is True, plain.result.get("msg")
+    assert target.query(counts)[0] == (rows[0] + 2, rows[1] + 1)
