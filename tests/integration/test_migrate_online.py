@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import time
 
@@ -87,6 +88,9 @@ def test_online_run_with_the_app_writing_loses_no_row_and_leaves_no_trigger(site
     assert health(site.url)["vendor"] == "postgresql"
     assert missing_writes(writer, site.in_target_as_admin) == []
     assert capture_objects(site.sqlite) == []
+    # The demo's file is in rollback-journal mode: the preflight scanned a private copy, removed after the scan.
+    assert re.search(r"Copy the live SQLite file for the scan[^\n]*\n(?:[^\n]*\n)?changed: ", output), output[-4000:]
+    assert not list(site.backup_dir.glob("runs/*/preflight-scan.sqlite3*"))
 
     (journal,) = site.journals().values()
     assert journal["state"] == "healthy" and journal["capture_removed"]
