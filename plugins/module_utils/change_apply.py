@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.pgmigrate.django.plugins.module_utils import (
-    catalog, change_log, change_verify, consistency_checks, django_values, load_plan, preflight_checks,
+    catalog, change_drain, change_log, change_verify, consistency_checks, django_values, load_plan, preflight_checks,
     sequence_reset, sqlite_source,
 )
 from ansible_collections.pgmigrate.django.plugins.module_utils.change_rows import (
@@ -41,6 +41,8 @@ def validate(params):
         raise ModuleError("max_reported_mismatches must be 0 or more, not %d" % params["max_reported_mismatches"])
     if params.get("after_seq") is not None and params["after_seq"] < 0:
         raise ModuleError("after_seq must be 0 or more, not %d" % params["after_seq"])
+    if params.get("app_writing") and params.get("reset_sequences"):
+        raise ModuleError("reset_sequences moves the sequences at the stop: it cannot go with app_writing")
 
 
 def check_fingerprint(sconn, params):
@@ -84,19 +86,23 @@ def run(params, check_mode=False):
     validate(params)
     params = django_values.with_option(params)
     after = params["after_seq"] if params.get("after_seq") is not None else change_log.watermark(params["snapshot"])
+    live = bool(params.get("app_writing"))
     raw = load_plan.open_source(params["source"])  # TEXT as bytes: copy_table's lines
     texts = sqlite_source.open_readonly(params["source"])  # TEXT as str: the comparison
     conn = None
     try:
         with sqlite_source.reading(params["source"]):
             current, top, pending = read_log(raw, params, after)
-            texts.execute("BEGIN")
+            if live:
+                raw.rollback()  # the app's writers must not wait for a read transaction as long as the drain
+            else:
+                texts.execute("BEGIN")
             sequence_source = (sequence_reset.read_sqlite(texts, params["source"]) if params.get("reset_sequences")
                                else None)
             result = {"changed": False, "watermark": after, "max_seq": top, "schema_fingerprint": current,
                       "django": django_values.summary(params), "decimal_rounded": {}, "problems": [],
                       "rows_checked": 0, "counts": {"ok": True, "tables": []}, "sequences": [],
-                      "sequences_changed": 0}
+                      "sequences_changed": 0, "next_watermark": top, "drained": False, "drain_note": ""}
             if check_mode:
                 pending = selected(pending, params)
                 result.update(tables=[_entry(name, count) for name, count in sorted(pending.items())],
@@ -105,15 +111,25 @@ def run(params, check_mode=False):
                     conn = connect(params)
                     move_sequences(conn, params, sequence_source, result, check_mode=True)
                     result["changed"] = result["sequences_changed"] > 0
+                result["next_watermark"] = after
             else:
                 conn = connect(params)
-                Apply(params, raw, texts, conn, after, pending, result, sequence_source).run()
+                Apply(params, raw, texts, conn, after, pending, result, sequence_source, top).run()
     except psycopg2.Error as error:
+        if live:
+            change_drain.not_drained(conn, result, explain_error(error, params))
+            return _finished(result, started, (conn, raw, texts))
         raise ModuleError("the changes could not be applied: %s; nothing was applied (rolled back)"
                           % explain_error(error, params), changed=False)
     finally:
         for handle in (conn, raw, texts):
             _close_quietly(handle)
+    return _finished(result, started, ())
+
+
+def _finished(result, started, handles):
+    for handle in handles:
+        _close_quietly(handle)
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
 
@@ -159,8 +175,9 @@ def _close_quietly(handle):
 class Apply(object):
     """One apply: the plan, the transaction, each changed table, the counts, commit or rollback."""
 
-    def __init__(self, params, raw, texts, conn, watermark, pending, result, sequence_source=None):
+    def __init__(self, params, raw, texts, conn, watermark, pending, result, sequence_source=None, top=None):
         self.params, self.raw, self.texts, self.conn = params, raw, texts, conn
+        self.live, self.top = bool(params.get("app_writing")), top  # top: the last seq read (app_writing)
         self.sequence_source = sequence_source  # read_sqlite() of the source when the sequences move too
         self.schema = params["schema"]
         self.watermark, self.pending, self.result = watermark, pending, result
@@ -181,6 +198,9 @@ class Apply(object):
         for entry in plan["tables"]:
             if entry["source"] in self.pending:
                 tables.append(self.apply_table(entry, problems))
+        if self.live:  # the counts move with the app's writes: the downtime compares them
+            change_drain.finish(self, tables, problems)
+            return
         counts = self.check_counts(plan["tables"], tables, problems)
         self.result.update(tables=tables, changes=sum(t["changes"] for t in tables), problems=problems,
                            counts=counts, rows_checked=sum(t["verified"] for t in tables))
@@ -248,7 +268,7 @@ class Apply(object):
         stats["upserted"], stats["reconciled"] = self.write_rows(table)
         self.round_decimals(table)
         self.comparing()
-        stats["verified"] = change_verify.changed_rows(self, table, problems)
+        stats["verified"] = change_verify.changed_rows(self, table, problems, self.changed_again(table))
         self.cur.execute(table.drop_temp(ROWS_TEMP))
         return stats
 
@@ -260,14 +280,20 @@ class Apply(object):
         stats["verified"] = change_verify.whole_table(self, table, found)
         if not found:
             return stats
+        if self.live and self.changed_again(table).accepts_any():
+            return stats  # written again since TOP: the downtime re-copies and compares it
         self.writing()
         self.cur.execute(sql.SQL("DELETE FROM {}").format(table.qualified()))
         stats["recopied"] = stream_copy(self.cur, table.copy.copy_statement(), table.copy, self.raw,
                                         table.copy.select)
         self.round_decimals(table, whole=True)
         self.comparing()
-        stats["verified"] = change_verify.whole_table(self, table, problems)
+        stats["verified"] = change_verify.whole_table(self, table, problems, self.changed_again(table))
         return stats
+
+    def changed_again(self, table):
+        """While the app writes: the keys of TABLE logged after the drain's TOP (None at the stop)."""
+        return change_drain.ChangedAgain(self.raw, table, self.top) if self.live else None
 
     def has_keyless_entries(self, table):
         return self.raw.execute("SELECT 1 FROM %s WHERE table_name = ? AND seq > ? AND key IS NULL LIMIT 1"

@@ -56,10 +56,21 @@ def _target_rows(apply, table, spec, ordered):
     return flatten(server_side_batches(apply.conn, query, apply.params["batch_keys"]))
 
 
-def changed_rows(apply, table, problems):
+def _max_reported(apply, tolerance):
+    default = apply.params["max_reported_mismatches"]
+    return tolerance.max_reported(default) if tolerance is not None else default
+
+
+def _report(result, problems, tolerance):
+    """RESULT's differences become PROBLEMS unless TOLERANCE (change_drain.ChangedAgain) explains them all."""
+    if tolerance is None or not tolerance.accepts(result):
+        problems.extend(result.problems())
+
+
+def changed_rows(apply, table, problems, tolerance=None):
     """Compare the rows of the logged keys on both sides; the rows read from SQLite."""
     spec = table_spec(apply, table)
-    result = TableResult(spec, apply.params["max_reported_mismatches"], False)
+    result = TableResult(spec, _max_reported(apply, tolerance), False)
     compared = False
     if spec.mode == "key":
         try:
@@ -70,16 +81,16 @@ def changed_rows(apply, table, problems):
     if not compared:
         multiset_compare(spec, lambda: _source_rows(apply, table, spec, False),
                          lambda: _target_rows(apply, table, spec, False), result)
-    problems.extend(result.problems())
+    _report(result, problems, tolerance)
     return result.source_rows
 
 
-def whole_table(apply, table, problems):
+def whole_table(apply, table, problems, tolerance=None):
     """Compare a re-copied table whole; the rows read from SQLite."""
     spec = table_spec(apply, table)
-    result, _seconds = compare_table(apply.texts, apply.conn, spec, apply.params["max_reported_mismatches"], False,
+    result, _seconds = compare_table(apply.texts, apply.conn, spec, _max_reported(apply, tolerance), False,
                                      apply.params["batch_keys"], prefetch=False)
-    problems.extend(result.problems())
+    _report(result, problems, tolerance)
     return result.source_rows
 
 

@@ -73,6 +73,23 @@ options:
         committed.
     type: bool
     default: false
+  app_writing:
+    description:
+      - V(true) drains the change log while the app still serves and writes (the online strategy runs it just
+        before the stop, so the downtime applies only the changes logged after it).
+      - The log's last C(seq) is read first (RV(next_watermark)); every key logged up to it is applied and
+        compared. A row that differs is accepted only when its key was logged again after that C(seq) (the app
+        wrote it again: the apply at the stop, with O(after_seq=next_watermark), applies and verifies it); a key
+        not logged again did not change since it was compared. Row counts are not compared (they move with the
+        app's writes; the apply at the stop compares them).
+      - Never fails for a difference or a database error: the drain is rolled back, RV(drained) is false,
+        RV(next_watermark) stays the watermark and RV(drain_note) says why; the apply at the stop then applies
+        every change since the watermark. A changed schema still fails.
+      - No read transaction is held on O(source) across the drain, so in rollback-journal mode the app's writers
+        wait only for single statements.
+      - Cannot go with O(reset_sequences).
+    type: bool
+    default: false
 extends_documentation_fragment: [pgmigrate.django.connection, pgmigrate.django.sqlite_source,
                                  pgmigrate.django.table_selection, pgmigrate.django.attributes,
                                  pgmigrate.django.django_settings, pgmigrate.django.django_settings.policies]
@@ -255,6 +272,23 @@ sequences_changed:
   returned: always
   type: int
   sample: 3
+next_watermark:
+  description: The C(seq) the next apply should start after (O(after_seq)) - every change logged up to it is in
+    PostgreSQL and verified. RV(max_seq) after an apply; the watermark itself in check mode and after a drain
+    that was rolled back.
+  returned: always
+  type: int
+  sample: 1292
+drained:
+  description: With O(app_writing), whether the drain was committed; false otherwise.
+  returned: always
+  type: bool
+  sample: true
+drain_note:
+  description: With O(app_writing), why the drain was rolled back; empty otherwise.
+  returned: always
+  type: str
+  sample: ""
 seconds:
   description: Seconds the whole apply took.
   returned: always
@@ -281,6 +315,7 @@ def argument_spec():
         batch_keys=dict(type="int", default=5000, no_log=False),
         max_reported_mismatches=dict(type="int", default=10),
         reset_sequences=dict(type="bool", default=False),
+        app_writing=dict(type="bool", default=False),
     )
     spec.update(django_values.argument_spec())
     return spec
@@ -288,7 +323,7 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("snapshot", "after_seq")],
+                           mutually_exclusive=[("snapshot", "after_seq"), ("app_writing", "reset_sequences")],
                            required_one_of=[("snapshot", "after_seq")])
     result = run_task(module, change_apply.run, module.params, module.check_mode)
     module.exit_json(**result)
