@@ -93,10 +93,10 @@ def run(params, check_mode=False):
     try:
         with sqlite_source.reading(params["source"]):
             current, top, pending = read_log(raw, params, after)
-            if live:
-                raw.rollback()  # the app's writers must not wait for a read transaction as long as the drain
-            else:
-                texts.execute("BEGIN")
+            # One read transaction for the whole apply, also while the app writes: the rows read are those of
+            # one moment, so a child never arrives without its parent (measured: a drain reading table by table
+            # met a foreign key violation every time under a writer load).
+            texts.execute("BEGIN")
             sequence_source = (sequence_reset.read_sqlite(texts, params["source"]) if params.get("reset_sequences")
                                else None)
             result = {"changed": False, "watermark": after, "max_seq": top, "schema_fingerprint": current,

@@ -85,8 +85,9 @@ options:
       - Never fails for a difference or a database error: the drain is rolled back, RV(drained) is false,
         RV(next_watermark) stays the watermark and RV(drain_note) says why; the apply at the stop then applies
         every change since the watermark. A changed schema still fails.
-      - No read transaction is held on O(source) across the drain, so in rollback-journal mode the app's writers
-        wait only for single statements.
+      - The drain reads O(source) in one read transaction, so its rows are those of one moment and a child row
+        never arrives without its parent; in rollback-journal mode the app's writers wait for it (as long as the
+        drain).
       - Cannot go with O(reset_sequences).
     type: bool
     default: false
