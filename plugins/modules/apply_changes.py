@@ -79,10 +79,10 @@ options:
         before the stop, so the downtime applies only the changes logged after it).
       - The log's last C(seq) is read first (RV(next_watermark)); every key logged up to it is applied and
         compared. A row that differs is accepted only when its key was logged again after that C(seq) (the app
-        wrote it again: the apply at the stop, with O(after_seq=next_watermark), applies and verifies it); a key
+        wrote it again, and the apply at the stop, with O(after_seq=next_watermark), applies and verifies it); a key
         not logged again did not change since it was compared. Row counts are not compared (they move with the
         app's writes; the apply at the stop compares them).
-      - Never fails for a difference or a database error: the drain is rolled back, RV(drained) is false,
+      - Never fails for a difference or a database error. The drain is rolled back, RV(drained) is false,
         RV(next_watermark) stays the watermark and RV(drain_note) says why; the apply at the stop then applies
         every change since the watermark. A changed schema still fails.
       - The drain reads O(source) in one read transaction, so its rows are those of one moment and a child row
