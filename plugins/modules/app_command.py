@@ -205,9 +205,10 @@ def main():
     module.no_log_values.update(value for key, value in values.items() if SECRET_KEY.search(key) and len(value) > 3)
     result = dict(cmd=params["argv"], env_keys=sorted(values), pid=None)
     if params["pid_file"]:
-        result["pid"] = running_daemon(module)
-        if result["pid"] is not None:
-            module.exit_json(changed=False, msg="%s: already running as pid %d" % (label(params["argv"]), result["pid"]),
+        running = running_daemon(module)
+        if running is not None:
+            result["pid"] = running
+            module.exit_json(changed=False, msg="%s: already running as pid %s" % (label(params["argv"]), running),
                              **result)
     if module.check_mode:
         module.exit_json(changed=bool(params["pid_file"]), msg="%s: not run in check mode" % label(params["argv"]),
@@ -224,6 +225,7 @@ def main():
     if params["pid_file"]:
         result["pid"] = wait_for_daemon(module, result)
     module.exit_json(changed=params["changed"], msg="%s: rc 0" % label(params["argv"]), **result)
+
 
 if __name__ == "__main__":
     main()
