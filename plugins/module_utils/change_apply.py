@@ -41,8 +41,6 @@ def validate(params):
         raise ModuleError("max_reported_mismatches must be 0 or more, not %d" % params["max_reported_mismatches"])
     if params.get("after_seq") is not None and params["after_seq"] < 0:
         raise ModuleError("after_seq must be 0 or more, not %d" % params["after_seq"])
-    if params.get("app_writing") and params.get("reset_sequences"):
-        raise ModuleError("reset_sequences moves the sequences at the stop: it cannot go with app_writing")
 
 
 def check_fingerprint(sconn, params):
@@ -118,18 +116,16 @@ def run(params, check_mode=False):
     except psycopg2.Error as error:
         if live:
             change_drain.not_drained(conn, result, explain_error(error, params))
-            return _finished(result, started, (conn, raw, texts))
+            return _finished(result, started)  # the handles are closed below
         raise ModuleError("the changes could not be applied: %s; nothing was applied (rolled back)"
                           % explain_error(error, params), changed=False)
     finally:
         for handle in (conn, raw, texts):
             _close_quietly(handle)
-    return _finished(result, started, ())
+    return _finished(result, started)
 
 
-def _finished(result, started, handles):
-    for handle in handles:
-        _close_quietly(handle)
+def _finished(result, started):
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
 
@@ -280,7 +276,8 @@ class Apply(object):
         stats["verified"] = change_verify.whole_table(self, table, found)
         if not found:
             return stats
-        if self.live and self.changed_again(table).accepts_any():
+        again = self.changed_again(table)
+        if again is not None and again.accepts_any():
             return stats  # written again since TOP: the downtime re-copies and compares it
         self.writing()
         self.cur.execute(sql.SQL("DELETE FROM {}").format(table.qualified()))
@@ -288,7 +285,7 @@ class Apply(object):
                                         table.copy.select)
         self.round_decimals(table, whole=True)
         self.comparing()
-        stats["verified"] = change_verify.whole_table(self, table, problems, self.changed_again(table))
+        stats["verified"] = change_verify.whole_table(self, table, problems, again)
         return stats
 
     def changed_again(self, table):
